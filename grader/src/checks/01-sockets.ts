@@ -1,0 +1,157 @@
+import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
+import { defineCheck, defineExercise, fail, fromParts, pass, skip, type CheckContext } from './define.ts';
+import { isProbeError, ProbeError } from '../probes/errors.ts';
+import { get } from '../probes/raw/request.ts';
+
+// 01-sockets: the server answers each request with a 200 whose body is the request line it read,
+// then closes. Echoing the request line proves the server really read the request.
+
+async function echoRequest(ctx: CheckContext, path: string, send?: { chunkSize: number; pauseMs: number }) {
+  const conn = await ctx.connect();
+  const line = `GET ${path} HTTP/1.1`;
+  await conn.send(get(path, ctx.port), send ?? {});
+  const res = await conn.readResponse();
+  const body = res.body.toString('latin1').replace(/\s+$/, '');
+  return { conn, res, line, body, ok: res.status === 200 && body === line };
+}
+
+const answers = defineCheck({
+  id: 'answers-request',
+  title: 'Answers a request with 200 and the request line as the body',
+  points: 3,
+  async run(ctx) {
+    const { conn, res, line, body } = await echoRequest(ctx, `/${ctx.rng.word()}`);
+    return fromParts([
+      { name: 'status 200', ok: res.status === 200, message: `status was ${res.status}`, exchange: conn.transcript({ expected: 'HTTP/1.1 200 OK' }) },
+      {
+        name: 'body is the request line',
+        ok: body === line,
+        weight: 2,
+        message: `body was ${JSON.stringify(body.slice(0, 80))}`,
+        exchange: conn.transcript({ expected: `a body of ${JSON.stringify(line)}` }),
+      },
+    ]);
+  },
+});
+
+const closes = defineCheck({
+  id: 'closes-connection',
+  title: 'Closes the connection after the response',
+  points: 2,
+  async run(ctx) {
+    const { conn } = await echoRequest(ctx, `/${ctx.rng.word()}`);
+    if (await conn.waitForEof()) return pass('the server closed the connection after its response');
+    return fail(`the connection was still open ${ctx.ioTimeoutMs} ms after the response`, {
+      code: 'not-closed',
+      exchanges: [conn.transcript({ expected: 'the server closes the socket (EOF) after writing the response' })],
+    });
+  },
+});
+
+const manyInARow = defineCheck({
+  id: 'many-in-a-row',
+  title: 'Serves 25 connections one after another',
+  points: 2,
+  async run(ctx) {
+    const n = 25;
+    for (let i = 1; i <= n; i++) {
+      const r = await echoRequest(ctx, `/${i}/${ctx.rng.word(6)}`);
+      r.conn.close();
+      if (!r.ok) {
+        return fail(`request ${i} of ${n} got a wrong answer`, { exchanges: [r.conn.transcript({ label: `connection ${i}`, expected: `200 with body ${JSON.stringify(r.line)}` })] });
+      }
+    }
+    return pass(`all ${n} connections answered correctly`, { values: { connections: n } });
+  },
+});
+
+const wholeRequest = defineCheck({
+  id: 'reads-whole-request',
+  title: 'Reads a request that arrives in small pieces',
+  points: 2,
+  async run(ctx) {
+    const r = await echoRequest(ctx, `/${ctx.rng.word(12)}/${ctx.rng.word(12)}`, { chunkSize: 5, pauseMs: 3 });
+    if (r.ok) return pass('a request sent 5 bytes at a time was read whole');
+    return fail(`answered with ${JSON.stringify(r.body.slice(0, 60))} after reading only part of the request`, {
+      code: 'partial-read',
+      exchanges: [r.conn.transcript({ label: 'request sent in 5-byte writes', expected: `200 with body ${JSON.stringify(r.line)}` })],
+    });
+  },
+});
+
+const silentClient = defineCheck({
+  id: 'silent-client',
+  title: 'A client that sends nothing does not stop the next one',
+  points: 2,
+  timeoutMs: 30_000,
+  async run(ctx) {
+    const silent = await ctx.connect({ label: 'silent client' });
+    const waitMs = Math.max(ctx.ioTimeoutMs, 12_000);
+    const conn = await ctx.connect({ label: 'next client', idleTimeoutMs: waitMs });
+    const path = `/${ctx.rng.word()}`;
+    await conn.send(get(path, ctx.port));
+    try {
+      const res = await conn.readResponse();
+      const body = res.body.toString('latin1').trim();
+      if (res.status === 200 && body === `GET ${path} HTTP/1.1`) return pass('the next client was answered while a silent client stayed connected');
+      return fail('the next client got a wrong answer', { exchanges: [conn.transcript({ expected: `200 with body "GET ${path} HTTP/1.1"` })] });
+    } catch (e) {
+      if (!isProbeError(e) || e.code !== 'no-response') throw e;
+      return fail(`while a client stayed connected without sending anything, the next client waited ${waitMs / 1000} s with no answer`, {
+        code: 'blocked-by-silent-client',
+        exchanges: [silent.transcript(), conn.transcript({ expected: 'an answer: give up on a silent client after a short timeout' })],
+      });
+    }
+  },
+});
+
+const backlog = defineCheck({
+  id: 'listen-backlog',
+  title: 'Listens with the backlog given in BACKLOG',
+  points: 1,
+  platforms: ['linux'],
+  async run(ctx) {
+    const asked = Number(ctx.env.BACKLOG);
+    const somaxconn = Number((await readFile('/proc/sys/net/core/somaxconn', 'utf8')).trim());
+    const expected = Math.min(asked, somaxconn);
+    const ss = await execa('ss', ['-ltnH', `sport = :${ctx.port}`], { reject: false });
+    if (ss.failed && /ENOENT/.test(String(ss.code))) return skip('the ss command (iproute2) is not installed');
+    // Columns: State Recv-Q Send-Q Local Peer; for a listener Send-Q is the backlog.
+    const row = ss.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === 'LISTEN');
+    if (!row) throw new Error(`ss showed no listener on port ${ctx.port}: ${ss.stdout || ss.stderr}`);
+    const shown = Number(row[2]);
+    const values = { BACKLOG: asked, kernelBacklog: shown, somaxconn };
+    if (shown === expected) return pass(`the kernel shows a backlog of ${shown}, as asked`, { values });
+    return fail(`the kernel shows a listen backlog of ${shown}, but BACKLOG was ${asked}`, { code: 'wrong-backlog', values });
+  },
+});
+
+const reuseAddress = defineCheck({
+  id: 'reuse-address',
+  title: 'Restarts on the same port right after serving (SO_REUSEADDR)',
+  points: 1,
+  timeoutMs: 30_000,
+  async run(ctx) {
+    // The server closes first, so its side of the connection waits in TIME_WAIT.
+    const first = await echoRequest(ctx, `/${ctx.rng.word()}`);
+    await first.conn.waitForEof();
+    first.conn.close();
+    try {
+      await ctx.restartServer();
+    } catch (e) {
+      if (!isProbeError(e)) throw e;
+      const inUse = /in use|EADDRINUSE/i.test(e.message);
+      throw new ProbeError(inUse ? 'address-in-use' : e.code, `restarted on port ${ctx.port} right after serving a client: ${e.message}`);
+    }
+    const again = await echoRequest(ctx, `/${ctx.rng.word()}`);
+    if (again.ok) return pass('the restarted server bound the same port and answered');
+    return fail('the restarted server answered wrongly', { exchanges: [again.conn.transcript()] });
+  },
+});
+
+export default defineExercise({
+  id: '01-sockets',
+  env: (rng) => ({ BACKLOG: String(rng.pick([3, 5, 7, 9, 12, 17, 23, 31, 42, 60])) }),
+  checks: [answers, closes, manyInARow, wholeRequest, silentClient, backlog, reuseAddress],
+});

@@ -1,0 +1,37 @@
+// Plain words for the failures students meet most, keyed by the stable code on a failed check.
+// Checks never write hint text themselves.
+const HINTS: Record<string, string> = {
+  'connection-refused':
+    'Connection refused means nothing was listening: your server probably crashed during an earlier check. Look at its output below.',
+  'connection-reset':
+    'The server reset the connection (RST). That usually means it closed the socket while unread request bytes were still waiting, or the process died mid-request.',
+  'eof-before-response':
+    'The server closed the connection without answering. Did it read the whole request (up to the blank line \\r\\n\\r\\n) and write a response before closing?',
+  'eof-mid-response':
+    'The connection closed before the response was complete. Check that Content-Length matches the number of body bytes you actually send.',
+  'no-response':
+    'The server accepted the connection but never answered. A common cause: reading until the client closes, while the client waits for your response. Stop reading at the blank line that ends the headers (and the Content-Length bytes of a body).',
+  'response-never-ends':
+    'The response has no Content-Length and the connection stayed open, so the client cannot know where the body ends. Send Content-Length, or close the connection after the body.',
+  'response-stalled': 'The server started a response but stopped sending in the middle of it. Do you write every part of the response, and flush it?',
+  'server-exited': 'The server process exited. Its last output is shown below: a traceback or an uncaught error usually says why.',
+  'never-listened':
+    'The server never listened on the port. It must listen on 127.0.0.1 at the port given in the PORT environment variable.',
+  'spawn-failed': 'The grader could not start your server file. Is it there, and is python3 / node on your PATH?',
+  'bare-lf': 'Every line of an HTTP head ends with \\r\\n, not \\n alone.',
+  'bad-status-line': 'A response starts with a status line: HTTP/1.1, a space, a three-digit code, a space, a reason phrase, then \\r\\n.',
+  'missing-content-length': 'This exercise asks for a Content-Length header on every response with a body.',
+  'bad-content-length': 'Content-Length must be the number of body bytes, digits only.',
+  'space-before-colon': 'A header is "Name: value": no space between the name and the colon.',
+  'obs-fold': 'A header line may not start with a space or tab (that is obsolete line folding).',
+  'check-timeout':
+    'The check ran out of time. The server may be stuck: for example blocked reading from one client while another waits.',
+  'nagle-delay':
+    'Each response took about 40 ms: writing headers and body in separate send calls makes Nagle\'s algorithm wait for the client\'s delayed ACK. Build the whole response and send it in one call, or set TCP_NODELAY.',
+};
+
+export function hintFor(code: string | undefined): string | undefined {
+  return code ? HINTS[code] : undefined;
+}
+
+export const hintCodes = (): string[] => Object.keys(HINTS);

@@ -1,0 +1,16 @@
+import type { Exchange } from '../report/model.ts';
+
+// A probe failure caused by the server (refused, reset, silent, malformed). The runner turns it into
+// a failed check with this evidence; any other exception is a grader error.
+export class ProbeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exchange?: Exchange,
+  ) {
+    super(message);
+    this.name = 'ProbeError';
+  }
+}
+
+export const isProbeError = (e: unknown): e is ProbeError => e instanceof ProbeError;

@@ -1,0 +1,57 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  /** One letter: R running, S sleeping, Z zombie, ... */
+  state: string;
+  threads: number;
+  command: string;
+}
+
+async function linuxProcess(pid: number, pgid?: number): Promise<ProcessInfo | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+    // The command name may hold spaces and parentheses: split after the last ')'.
+    const close = stat.lastIndexOf(')');
+    const name = stat.slice(stat.indexOf('(') + 1, close);
+    const f = stat.slice(close + 2).split(' ');
+    if (pgid !== undefined && Number(f[2]) !== pgid) return undefined;
+    let command = name;
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'latin1')).split('\0').filter(Boolean).join(' ');
+      if (cmdline) command = cmdline;
+    } catch {
+      // vanished or a zombie: keep the short name
+    }
+    return { pid, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), threads: Number(f[17]), command };
+  } catch {
+    return undefined; // the process ended while we looked
+  }
+}
+
+/** Every process whose process group is `pgid`: the server and everything it forked. */
+export async function processGroup(pgid: number): Promise<ProcessInfo[]> {
+  if (process.platform === 'linux') {
+    const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
+    const all = await Promise.all(pids.map((pid) => linuxProcess(pid, pgid)));
+    return all.filter((p): p is ProcessInfo => p !== undefined);
+  }
+  const { stdout } = await execa('ps', ['-A', '-o', 'pid=,ppid=,pgid=,stat=,command='], { reject: false });
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/))
+    .filter((m): m is RegExpMatchArray => m !== null && Number(m[3]) === pgid)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), pgrp: Number(m[3]), state: m[4]![0]!, threads: 1, command: m[5]! }));
+}
+
+/** Signals a whole process group; a group that is already gone is fine. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: nothing left in the group
+  }
+}

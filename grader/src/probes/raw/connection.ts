@@ -1,0 +1,221 @@
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Exchange } from '../../report/model.ts';
+import { ProbeError } from '../errors.ts';
+import { parseResponse, type ParseOptions, type ParsedResponse } from './parse-response.ts';
+import { toExchange } from './transcript.ts';
+
+export interface ConnectOptions {
+  port: number;
+  host?: string;
+  /** Aborts every wait on this connection (the runner's per-check deadline). */
+  signal?: AbortSignal;
+  /** How long a read may wait without a single new byte before the server counts as silent. */
+  idleTimeoutMs: number;
+  label?: string;
+}
+
+export interface SendOptions {
+  /** Split the bytes into writes of this size (a server must not assume one read is one request). */
+  chunkSize?: number;
+  /** Pause between split writes, so each goes out as its own TCP segment. */
+  pauseMs?: number;
+}
+
+export interface ReadOptions extends Omit<ParseOptions, 'eof'> {
+  idleTimeoutMs?: number;
+}
+
+type Wake = () => void;
+
+/** One TCP connection that records every byte both ways, for exact-byte probes and their evidence. */
+export class RawConnection {
+  private readonly socket: net.Socket;
+  private readonly sentChunks: Buffer[] = [];
+  private receivedChunks: Buffer[] = [];
+  private receivedCache: Buffer | undefined;
+  private waiters: Wake[] = [];
+  /** Offset of the first byte not yet claimed by a parsed response. */
+  private consumed = 0;
+  eof = false;
+  resetByPeer = false;
+  private socketError: Error | undefined;
+
+  private constructor(
+    socket: net.Socket,
+    private readonly opts: ConnectOptions,
+  ) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => {
+      this.receivedChunks.push(d);
+      this.receivedCache = undefined;
+      this.wake();
+    });
+    socket.on('end', () => {
+      this.eof = true;
+      this.wake();
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNRESET' || e.code === 'EPIPE') this.resetByPeer = true;
+      this.socketError = e;
+      this.eof = true;
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.eof = true;
+      this.wake();
+    });
+  }
+
+  static open(opts: ConnectOptions): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ProbeError('connect-timeout', `could not connect to 127.0.0.1:${opts.port} within ${opts.idleTimeoutMs} ms`));
+      }, opts.idleTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new RawConnection(socket, opts));
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const code = e.code === 'ECONNREFUSED' ? 'connection-refused' : 'connect-failed';
+        reject(new ProbeError(code, `could not connect to 127.0.0.1:${opts.port}: ${e.code ?? e.message}`));
+      });
+    });
+  }
+
+  get received(): Buffer {
+    this.receivedCache ??= Buffer.concat(this.receivedChunks);
+    if (this.receivedChunks.length > 1) this.receivedChunks = [this.receivedCache];
+    return this.receivedCache;
+  }
+
+  get sent(): Buffer {
+    return Buffer.concat(this.sentChunks);
+  }
+
+  /** Bytes received after the last parsed response. */
+  get unconsumed(): Buffer {
+    return this.received.subarray(this.consumed);
+  }
+
+  transcript(extra: Partial<Exchange> = {}): Exchange {
+    return toExchange(this.sent, this.received, { ...(this.opts.label ? { label: this.opts.label } : {}), ...extra });
+  }
+
+  async send(data: string | Buffer, opts: SendOptions = {}): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    const size = opts.chunkSize ?? bytes.length;
+    for (let at = 0; at < bytes.length; at += size) {
+      const piece = bytes.subarray(at, at + size);
+      this.sentChunks.push(piece);
+      if (this.socket.destroyed || this.socket.writableEnded) {
+        throw new ProbeError('connection-reset', 'the server closed the connection while the request was being sent', this.transcript());
+      }
+      const flushed = this.socket.write(piece);
+      if (!flushed) await this.waitFor((wake) => this.socket.once('drain', wake), opts.pauseMs ?? this.opts.idleTimeoutMs);
+      if (opts.pauseMs && at + size < bytes.length) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
+    }
+  }
+
+  /** Reads the next response, strictly parsed; throws a ProbeError with the transcript otherwise. */
+  async readResponse(opts: ReadOptions = {}): Promise<ParsedResponse> {
+    const idle = opts.idleTimeoutMs ?? this.opts.idleTimeoutMs;
+    for (;;) {
+      const outcome = parseResponse(this.received, this.consumed, { ...opts, eof: this.eof });
+      if (outcome.kind === 'complete') {
+        this.consumed = outcome.response.end;
+        return outcome.response;
+      }
+      if (outcome.kind === 'invalid') {
+        throw new ProbeError(outcome.code, outcome.message, this.transcript({ violation: { code: outcome.code, message: outcome.message, offset: outcome.offset } }));
+      }
+      const pending = this.received.length - this.consumed;
+      if (this.eof) {
+        if (pending === 0) {
+          const code = this.resetByPeer ? 'connection-reset' : 'eof-before-response';
+          const how = this.resetByPeer ? 'reset the connection' : 'closed the connection';
+          throw new ProbeError(code, `the server ${how} without sending a response`, this.transcript());
+        }
+        throw new ProbeError('eof-mid-response', `the connection closed in the middle of the response (${outcome.part} incomplete)`, this.transcript());
+      }
+      const before = this.received.length;
+      const grew = await this.waitForBytes(idle);
+      if (!grew && this.received.length === before && !this.eof) {
+        if (pending === 0) {
+          throw new ProbeError('no-response', `no response within ${idle} ms of the request`, this.transcript());
+        }
+        const code = outcome.part === 'body' ? 'response-never-ends' : 'response-stalled';
+        const message = outcome.part === 'body'
+          ? `the response body did not end: no more bytes for ${idle} ms and the connection stayed open`
+          : `the response stopped in the ${outcome.part} for ${idle} ms`;
+        throw new ProbeError(code, message, this.transcript());
+      }
+    }
+  }
+
+  /** Waits until the server closes its side. Returns false if it is still open after `timeoutMs`. */
+  async waitForEof(timeoutMs = this.opts.idleTimeoutMs): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.eof) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await this.waitForBytes(left);
+    }
+    return true;
+  }
+
+  /** Waits for anything more from the server: bytes, EOF or an error. False on timeout. */
+  waitForBytes(timeoutMs: number): Promise<boolean> {
+    if (this.eof) return Promise.resolve(true);
+    return this.waitFor((wake) => this.waiters.push(wake), timeoutMs);
+  }
+
+  /** Half-close: no more bytes from us, but keep reading. */
+  end(): void {
+    this.socket.end();
+  }
+
+  /** Abort the connection with a TCP RST, as a crashing client would. */
+  reset(): void {
+    this.socket.resetAndDestroy();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  get error(): Error | undefined {
+    return this.socketError;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private waitFor(arm: (wake: Wake) => void, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const signal = this.opts.signal;
+      if (signal?.aborted) return reject(signal.reason);
+      let done = false;
+      const finish = (value: boolean, err?: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(value);
+      };
+      const onAbort = () => finish(false, signal!.reason);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      arm(() => finish(true));
+    });
+  }
+}
