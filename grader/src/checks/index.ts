@@ -1,7 +1,11 @@
 import type { ExerciseDefinition } from './define.ts';
 import sockets from './01-sockets.ts';
+import http from './02-http.ts';
+import urls from './03-urls.ts';
 
 // Every exercise's checks, by exercise id. A test ties each list to the exercise's exercise.json.
 export const EXERCISE_CHECKS: Record<string, ExerciseDefinition> = {
   [sockets.id]: sockets,
+  [http.id]: http,
+  [urls.id]: urls,
 };

@@ -1,0 +1,450 @@
+import { defineCheck, defineExercise, fail, fromParts, pass, type CheckContext, type Part } from './define.ts';
+import { isProbeError } from '../probes/errors.ts';
+import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
+import { get } from '../probes/raw/request.ts';
+import type { RawConnection } from '../probes/raw/connection.ts';
+
+// 02-http: a real HTTP/1.1 server over raw sockets. Routes: GET/HEAD / (an HTML page), POST /echo
+// (the body back); 404 elsewhere, 405 with Allow for a known method a route does not take, 501 for
+// an unknown method, 400 (and close) for malformed requests.
+
+const post = (path: string, port: number, body: Buffer, extra: Record<string, string> = {}): Buffer =>
+  Buffer.concat([
+    Buffer.from(get(path, port, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), ...extra }, 'POST'), 'latin1'),
+    body,
+  ]);
+
+/** Sends one request on a fresh connection and reads one response. */
+async function send(ctx: CheckContext, bytes: string | Buffer, opts: { method?: string; label?: string } = {}) {
+  const conn = await ctx.connect(opts.label ? { label: opts.label } : {});
+  await conn.send(bytes);
+  const res = await conn.readResponse({ method: opts.method });
+  return { conn, res };
+}
+
+/** After a malformed request the server must still answer a plain GET on a new connection. */
+async function stillAlive(ctx: CheckContext, after: string): Promise<Part> {
+  try {
+    const { conn, res } = await send(ctx, get('/', ctx.port), { label: `GET / after ${after}` });
+    return { name: `still serving after ${after}`, ok: res.status === 200, message: `GET / got ${res.status}`, exchange: conn.transcript() };
+  } catch (e) {
+    if (!isProbeError(e)) throw e;
+    return { name: `still serving after ${after}`, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
+  }
+}
+
+/** A request that must be answered with one of `statuses`; a server that says nothing fails the case. */
+async function expectStatus(
+  ctx: CheckContext,
+  name: string,
+  bytes: string | Buffer,
+  statuses: number[],
+  method?: string,
+): Promise<Part & { conn?: RawConnection; res?: ParsedResponse }> {
+  const want = statuses.join(' or ');
+  try {
+    const { conn, res } = await send(ctx, bytes, { method, label: name });
+    const ok = statuses.includes(res.status);
+    return { name, ok, message: `got ${res.status}, expected ${want}`, exchange: conn.transcript({ expected: `status ${want}` }), conn, res };
+  } catch (e) {
+    if (!isProbeError(e)) throw e;
+    return { name, ok: false, message: `${e.message}; expected a ${want} response`, ...(e.exchange ? { exchange: { ...e.exchange, expected: `status ${want}` } } : {}) };
+  }
+}
+
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+const getRoot = defineCheck({
+  id: 'get-root',
+  title: 'GET / is answered with 200 and an HTML page',
+  points: 3,
+  async run(ctx) {
+    const { conn, res } = await send(ctx, get('/', ctx.port));
+    const type = header(res, 'content-type') ?? '';
+    return fromParts([
+      { name: 'status 200', ok: res.status === 200, message: `status was ${res.status}`, exchange: conn.transcript({ expected: 'HTTP/1.1 200 OK' }) },
+      { name: 'Content-Type text/html', ok: /^text\/html\b/i.test(type), message: `Content-Type was "${type}"`, exchange: conn.transcript({ expected: 'Content-Type: text/html; charset=utf-8' }) },
+      { name: 'a non-empty body', ok: res.body.length > 0, message: 'the body was empty', exchange: conn.transcript() },
+    ]);
+  },
+});
+
+const requiredHeaders = defineCheck({
+  id: 'required-headers',
+  title: 'Responses carry Date, Server and Content-Type',
+  points: 3,
+  async run(ctx) {
+    const { conn, res } = await send(ctx, get(`/${ctx.rng.word()}`, ctx.port));
+    const date = header(res, 'date');
+    const skewS = date && IMF_FIXDATE.test(date) ? Math.abs(Date.parse(date) - Date.now()) / 1000 : undefined;
+    const server = header(res, 'server');
+    const type = header(res, 'content-type');
+    const t = conn.transcript();
+    return fromParts([
+      {
+        name: 'Date',
+        ok: skewS !== undefined && skewS < 60,
+        message: date === undefined ? 'no Date header' : skewS === undefined ? `Date "${date}" is not an IMF-fixdate like "Sun, 06 Nov 1994 08:49:37 GMT"` : `Date is ${Math.round(skewS)} s away from now`,
+        exchange: { ...t, expected: 'Date: <now as an IMF-fixdate, e.g. Sun, 06 Nov 1994 08:49:37 GMT>' },
+      },
+      { name: 'Server', ok: !!server, message: 'no Server header (or an empty one)', exchange: { ...t, expected: 'Server: <your server name>' } },
+      { name: 'Content-Type', ok: !!type, message: 'no Content-Type header on a response with a body (here a 404)', exchange: { ...t, expected: 'Content-Type: text/plain' } },
+    ]);
+  },
+});
+
+const contentLength = defineCheck({
+  id: 'content-length',
+  title: 'Content-Length is sent and counts the body bytes exactly',
+  points: 2,
+  async run(ctx) {
+    // Ask for close, so the body can be measured up to EOF whatever Content-Length claims.
+    const conn = await ctx.connect();
+    await conn.send(get('/', ctx.port, { Connection: 'close' }));
+    await conn.waitForEof();
+    const all = conn.received;
+    const headEnd = all.indexOf('\r\n\r\n');
+    const head = all.subarray(0, headEnd < 0 ? all.length : headEnd).toString('latin1');
+    const declared = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(\r|$)/i.exec(head)?.[1];
+    const actual = headEnd < 0 ? 0 : all.length - headEnd - 4;
+    const t = conn.transcript({ expected: `Content-Length: ${actual}, the number of bytes after the blank line` });
+    if (headEnd < 0) return fail('no complete response head came back (no blank line before EOF)', { exchanges: [t] });
+    if (declared === undefined) return fail('the response has no Content-Length header', { code: 'missing-content-length', exchanges: [t] });
+    if (Number(declared) !== actual) return fail(`Content-Length says ${declared} but ${actual} body bytes came before EOF`, { code: 'wrong-content-length', exchanges: [t] });
+    return pass(`Content-Length ${declared} matches the body`);
+  },
+});
+
+const notFound = defineCheck({
+  id: 'not-found',
+  title: 'An unknown path gets 404',
+  points: 1,
+  async run(ctx) {
+    const path = `/${ctx.rng.word()}/${ctx.rng.word(5)}`;
+    return fromParts([await expectStatus(ctx, `GET ${path}`, get(path, ctx.port), [404])]);
+  },
+});
+
+const methodNotAllowed = defineCheck({
+  id: 'method-not-allowed',
+  title: 'A method a route does not take gets 405 with Allow',
+  points: 2,
+  async run(ctx) {
+    const parts: Part[] = [];
+    for (const [method, path, allow] of [[ctx.rng.pick(['DELETE', 'PUT', 'PATCH']), '/', 'GET'], ['GET', '/echo', 'POST']] as const) {
+      const p = await expectStatus(ctx, `${method} ${path}`, get(path, ctx.port, method === 'GET' ? {} : { 'Content-Length': '0' }, method), [405]);
+      parts.push(p);
+      if (!p.ok || !p.conn || !p.res) continue;
+      const value = header(p.res, 'allow');
+      const allows = (value ?? '').split(',').map((s) => s.trim().toUpperCase());
+      parts.push({
+        name: `Allow header on ${method} ${path}`,
+        ok: allows.includes(allow),
+        message: value === undefined ? 'no Allow header' : `Allow was "${value}"`,
+        exchange: p.conn.transcript({ expected: `an Allow header listing ${allow}` }),
+      });
+    }
+    return fromParts(parts);
+  },
+});
+
+const notImplemented = defineCheck({
+  id: 'not-implemented',
+  title: 'An unknown method gets 501',
+  points: 1,
+  async run(ctx) {
+    const method = ctx.rng.word(6).toUpperCase().replace(/[0-9]/g, 'Q');
+    return fromParts([await expectStatus(ctx, `${method} /`, get('/', ctx.port, {}, method), [501])]);
+  },
+});
+
+const head = defineCheck({
+  id: 'head',
+  title: "HEAD / gets GET's headers and no body",
+  points: 2,
+  async run(ctx) {
+    const g = await send(ctx, get('/', ctx.port));
+    // A GET pipelined after the HEAD exposes a leaked body: it would be read as the next response.
+    const conn = await ctx.connect();
+    await conn.send(get('/', ctx.port, {}, 'HEAD') + get('/', ctx.port));
+    const h = await conn.readResponse({ method: 'HEAD' });
+    const t = () => conn.transcript({ expected: `HEAD's headers as GET's (Content-Length: ${header(g.res, 'content-length')}), no body, then the GET's response` });
+    let after;
+    try {
+      after = await conn.readResponse();
+    } catch (e) {
+      if (!isProbeError(e)) throw e;
+      const leaked = e.exchange?.violation !== undefined;
+      return fail(leaked ? 'the HEAD response carried a body: the bytes after its head were not the next response' : `no response to a GET sent after HEAD: ${e.message}`, {
+        code: leaked ? 'head-with-body' : e.code,
+        exchanges: [e.exchange ?? t()],
+      });
+    }
+    return fromParts([
+      { name: 'status as GET', ok: h.status === g.res.status, message: `HEAD got ${h.status}, GET got ${g.res.status}`, exchange: t() },
+      {
+        name: 'Content-Length as GET',
+        ok: header(h, 'content-length') === header(g.res, 'content-length'),
+        message: `HEAD said Content-Length ${header(h, 'content-length')}, GET ${header(g.res, 'content-length')}`,
+        exchange: t(),
+      },
+      { name: 'Content-Type as GET', ok: header(h, 'content-type') === header(g.res, 'content-type'), message: `HEAD said Content-Type ${header(h, 'content-type')}`, exchange: t() },
+      { name: 'no body (next response intact)', ok: after.status === 200 && after.body.equals(g.res.body), message: 'the GET after HEAD came back wrong', exchange: t() },
+    ], 'head-with-body');
+  },
+});
+
+const postEcho = defineCheck({
+  id: 'post-echo',
+  title: 'POST /echo answers with the request body',
+  points: 2,
+  async run(ctx) {
+    const body = ctx.rng.bytes(ctx.rng.int(200, 3000));
+    const { conn, res } = await send(ctx, post('/echo', ctx.port, body));
+    const ok = res.status === 200 && res.body.equals(body);
+    if (ok) return pass(`${body.length} bytes echoed exactly`);
+    return fail(res.status !== 200 ? `status was ${res.status}` : `the body came back different (${res.body.length} bytes for ${body.length} sent${firstDiff(res.body, body)})`, {
+      exchanges: [conn.transcript({ expected: `200 with the ${body.length} bytes that were posted` })],
+    });
+  },
+});
+
+const largeSplitBody = defineCheck({
+  id: 'large-split-body',
+  title: 'POST /echo with a 1 MiB body sent in 1 KiB writes',
+  points: 2,
+  timeoutMs: 60_000,
+  async run(ctx) {
+    const body = ctx.rng.bytes(1024 * 1024);
+    const conn = await ctx.connect({ idleTimeoutMs: Math.max(ctx.ioTimeoutMs, 10_000) });
+    await conn.send(post('/echo', ctx.port, body), { chunkSize: 1024 });
+    const res = await conn.readResponse();
+    if (res.status === 200 && res.body.equals(body)) return pass('1 MiB echoed exactly', { values: { bytes: body.length } });
+    return fail(res.status !== 200 ? `status was ${res.status}` : `the echo differs: ${res.body.length} bytes back for ${body.length} sent${firstDiff(res.body, body)}`, {
+      code: 'body-mismatch',
+      exchanges: [conn.transcript({ expected: `200 with the same ${body.length} bytes` })],
+    });
+  },
+});
+
+const splitRequest = defineCheck({
+  id: 'split-request',
+  title: 'A request sent a few bytes at a time is read whole',
+  points: 1,
+  async run(ctx) {
+    const body = Buffer.from(ctx.rng.word(24), 'latin1');
+    const conn = await ctx.connect();
+    await conn.send(post('/echo', ctx.port, body), { chunkSize: 3, pauseMs: 2 });
+    const res = await conn.readResponse();
+    if (res.status === 200 && res.body.equals(body)) return pass('a request in 3-byte writes was answered correctly');
+    return fail('a request sent in 3-byte writes was answered wrongly', { code: 'partial-read', exchanges: [conn.transcript({ expected: `200 with body "${body}"` })] });
+  },
+});
+
+const keepAlive = defineCheck({
+  id: 'keep-alive',
+  title: 'Several requests on one connection',
+  points: 2,
+  async run(ctx) {
+    const conn = await ctx.connect();
+    const body = Buffer.from(ctx.rng.word(16), 'latin1');
+    const steps: Array<[string, string | Buffer, number, Buffer?]> = [
+      ['GET /', get('/', ctx.port), 200],
+      ['POST /echo', post('/echo', ctx.port, body), 200, body],
+      ['GET of a missing path', get(`/${ctx.rng.word()}`, ctx.port), 404],
+    ];
+    for (const [i, [name, bytes, status, echo]] of steps.entries()) {
+      await conn.send(bytes);
+      let res;
+      try {
+        res = await conn.readResponse();
+      } catch (e) {
+        if (!isProbeError(e)) throw e;
+        const why = i > 0 && (e.code === 'eof-before-response' || e.code === 'connection-reset') ? 'the server closed the connection after the previous response' : e.message;
+        return fail(`request ${i + 1} (${name}) on the same connection: ${why}`, { code: 'not-kept-alive', exchanges: [e.exchange ?? conn.transcript()] });
+      }
+      if (res.status !== status || (echo && !res.body.equals(echo))) {
+        return fail(`request ${i + 1} (${name}) on the same connection got a wrong answer`, { exchanges: [conn.transcript({ expected: `status ${status}` })] });
+      }
+    }
+    return pass(`${steps.length} requests answered on one connection`);
+  },
+});
+
+const connectionClose = defineCheck({
+  id: 'connection-close',
+  title: 'Connection: close gets the response, then EOF',
+  points: 1,
+  async run(ctx) {
+    const { conn, res } = await send(ctx, get('/', ctx.port, { Connection: 'close' }));
+    if (res.status !== 200) return fail(`status was ${res.status}`, { exchanges: [conn.transcript()] });
+    if (await conn.waitForEof()) return pass('answered, then closed');
+    return fail(`the connection was still open ${ctx.ioTimeoutMs} ms after answering a request that said Connection: close`, {
+      code: 'not-closed',
+      exchanges: [conn.transcript({ expected: 'the response, then the server closes the connection' })],
+    });
+  },
+});
+
+const http10 = defineCheck({
+  id: 'http10',
+  title: 'An HTTP/1.0 request is answered, then closed',
+  points: 1,
+  async run(ctx) {
+    const { conn, res } = await send(ctx, 'GET / HTTP/1.0\r\nUser-Agent: serverlab-grader\r\n\r\n');
+    if (res.status !== 200) return fail(`status was ${res.status} (HTTP/1.0 requests need no Host header)`, { exchanges: [conn.transcript({ expected: 'status 200' })] });
+    if (await conn.waitForEof()) return pass('answered, then closed');
+    return fail('HTTP/1.0 closes after the response by default, but the connection stayed open', {
+      code: 'not-closed',
+      exchanges: [conn.transcript({ expected: 'the response, then EOF' })],
+    });
+  },
+});
+
+const pipelining = defineCheck({
+  id: 'pipelining',
+  title: 'Pipelined requests are answered in order',
+  points: 2,
+  async run(ctx) {
+    const bodies = [0, 1, 2].map(() => Buffer.from(ctx.rng.word(ctx.rng.int(5, 40)), 'latin1'));
+    const conn = await ctx.connect();
+    await conn.send(Buffer.concat(bodies.map((b) => post('/echo', ctx.port, b))));
+    for (const [i, body] of bodies.entries()) {
+      let res;
+      try {
+        res = await conn.readResponse();
+      } catch (e) {
+        if (!isProbeError(e)) throw e;
+        return fail(`response ${i + 1} of 3 to requests sent in one write: ${e.message}`, { code: 'pipelining', exchanges: [e.exchange ?? conn.transcript()] });
+      }
+      if (!res.body.equals(body)) {
+        return fail(`response ${i + 1} of 3 did not echo request ${i + 1}'s body`, { exchanges: [conn.transcript({ expected: `bodies in order: ${bodies.join(', ')}` })] });
+      }
+    }
+    return pass('3 requests in one write were answered in order');
+  },
+});
+
+const badRequestLine = defineCheck({
+  id: 'bad-request-line',
+  title: 'A malformed request line gets 400',
+  points: 2,
+  async run(ctx) {
+    const host = `Host: 127.0.0.1:${ctx.port}\r\n\r\n`;
+    const w = ctx.rng.word(5);
+    const cases: Array<[string, string]> = [
+      ['a request line without a version', `GET /${w}\r\n${host}`],
+      ['two spaces between method and path', `GET  /${w} HTTP/1.1\r\n${host}`],
+      ['a version that is not HTTP/x.y', `GET /${w} HTTP/one\r\n${host}`],
+    ];
+    const parts: Part[] = [];
+    for (const [name, bytes] of cases) parts.push(await expectStatus(ctx, name, bytes, [400]));
+    parts.push(await stillAlive(ctx, 'the malformed requests'));
+    return fromParts(parts);
+  },
+});
+
+const missingHost = defineCheck({
+  id: 'missing-host',
+  title: 'An HTTP/1.1 request without Host gets 400',
+  points: 1,
+  async run(ctx) {
+    return fromParts([
+      await expectStatus(ctx, 'HTTP/1.1 without Host', `GET /${ctx.rng.word(4)} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\n\r\n`, [400]),
+      await stillAlive(ctx, 'a request without Host'),
+    ]);
+  },
+});
+
+const badContentLength = defineCheck({
+  id: 'bad-content-length',
+  title: 'An invalid Content-Length gets 400',
+  points: 2,
+  async run(ctx) {
+    const parts: Part[] = [];
+    for (const value of ['abc', '+5', '-1', ['3', '4']]) {
+      const lines = (Array.isArray(value) ? value : [value]).map((v) => `Content-Length: ${v}\r\n`).join('');
+      const name = Array.isArray(value) ? 'two different Content-Length headers' : `Content-Length: ${value}`;
+      parts.push(await expectStatus(ctx, name, `POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n${lines}\r\nabcde`, [400]));
+    }
+    parts.push(await stillAlive(ctx, 'the bad Content-Lengths'));
+    return fromParts(parts);
+  },
+});
+
+const survivesBadClients = defineCheck({
+  id: 'survives-bad-clients',
+  title: 'Clients that vanish or send garbage do not take the server down',
+  points: 2,
+  async run(ctx) {
+    const reset = await ctx.connect({ label: 'reset mid-request' });
+    await reset.send(`POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nContent-Length: 100\r\n\r\nabc`);
+    reset.reset();
+    const half = await ctx.connect({ label: 'half a request, then close' });
+    await half.send(`GET /${ctx.rng.word()} HT`);
+    half.close();
+    const garbage = await ctx.connect({ label: 'random bytes, then close' });
+    await garbage.send(Buffer.concat([ctx.rng.bytes(300), Buffer.from('\r\n\r\n')]));
+    await garbage.waitForBytes(200);
+    garbage.close();
+    const alive = await stillAlive(ctx, 'clients that reset, hung up mid-request or sent garbage');
+    return fromParts([alive]);
+  },
+});
+
+const headerSyntax = defineCheck({
+  id: 'header-syntax',
+  title: 'Malformed header lines get 400 (advanced)',
+  points: 1,
+  async run(ctx) {
+    const start = `GET /${ctx.rng.word(4)} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n`;
+    return fromParts([
+      await expectStatus(ctx, 'a space before the colon', `${start}X-Probe : 1\r\n\r\n`, [400]),
+      await expectStatus(ctx, 'a folded header line (obs-fold)', `${start}X-Probe: a\r\n  b\r\n\r\n`, [400]),
+      await expectStatus(ctx, 'a header line without a colon', `${start}X-Probe\r\n\r\n`, [400]),
+      await stillAlive(ctx, 'malformed header lines'),
+    ]);
+  },
+});
+
+const httpVersion = defineCheck({
+  id: 'http-version',
+  title: 'An unsupported HTTP version gets 505 (advanced)',
+  points: 1,
+  async run(ctx) {
+    const version = ctx.rng.pick(['2.0', '3.0', '9.9']);
+    return fromParts([await expectStatus(ctx, `HTTP/${version}`, `GET / HTTP/${version}\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`, [505, 400])]);
+  },
+});
+
+function firstDiff(a: Buffer, b: Buffer): string {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return `; first difference at byte ${i}`;
+  return '';
+}
+
+export default defineExercise({
+  id: '02-http',
+  checks: [
+    getRoot,
+    requiredHeaders,
+    contentLength,
+    notFound,
+    methodNotAllowed,
+    notImplemented,
+    head,
+    postEcho,
+    largeSplitBody,
+    splitRequest,
+    keepAlive,
+    connectionClose,
+    http10,
+    pipelining,
+    badRequestLine,
+    missingHost,
+    badContentLength,
+    survivesBadClients,
+    headerSyntax,
+    httpVersion,
+  ],
+});

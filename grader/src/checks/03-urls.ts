@@ -1,0 +1,219 @@
+import { isDeepStrictEqual } from 'node:util';
+import { defineCheck, defineExercise, fromParts, type CheckContext, type Part } from './define.ts';
+import { isProbeError } from '../probes/errors.ts';
+import { header } from '../probes/raw/parse-response.ts';
+import type { Rng } from '../rng.ts';
+
+// 03-urls: the server answers GET /inspect... with JSON saying how it parsed the request-target
+// (host, port, decoded path, query pairs), so the evidence shows exactly which part went wrong.
+
+interface Parsed {
+  scheme: string;
+  host: string;
+  port: number;
+  path: string;
+  query: Array<[string, string]>;
+  target: string;
+}
+
+type Field = keyof Omit<Parsed, 'target' | 'scheme'>;
+
+/** Sends `GET <target>` with the given Host header and returns the request and the parsed JSON. */
+async function inspect(ctx: CheckContext, target: string, host = `127.0.0.1:${ctx.port}`) {
+  const request = `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`;
+  const conn = await ctx.connect();
+  await conn.send(Buffer.from(request, 'utf8'));
+  const res = await conn.readResponse();
+  let json: Partial<Parsed> | undefined;
+  let problem: string | undefined;
+  if (res.status !== 200) problem = `status was ${res.status}`;
+  else if (!/^application\/json\b/i.test(header(res, 'content-type') ?? '')) problem = `Content-Type was "${header(res, 'content-type') ?? ''}", expected application/json`;
+  else {
+    try {
+      json = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      problem = 'the body is not valid JSON';
+    }
+  }
+  return { conn, json, problem };
+}
+
+/** One case: the fields the server reported must equal what a correct parse gives. */
+async function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string): Promise<Part> {
+  try {
+    const { conn, json, problem } = await inspect(ctx, target, host);
+    const expected = `200 application/json with ${JSON.stringify(want)}`;
+    if (!json) return { name, ok: false, message: problem!, exchange: conn.transcript({ expected }) };
+    const wrong = (Object.keys(want) as Field[]).filter((k) => !isDeepStrictEqual(json[k], want[k]));
+    const message = wrong.map((k) => `${k} was ${JSON.stringify(json[k])}, expected ${JSON.stringify(want[k])}`).join('; ');
+    return { name, ok: wrong.length === 0, message, exchange: conn.transcript({ expected }) };
+  } catch (e) {
+    if (!isProbeError(e)) throw e;
+    return { name, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
+  }
+}
+
+/** A short random word in a case the server must not change: letters, digits, - _ . ~ */
+const segment = (rng: Rng) => `${rng.word(5)}${rng.pick(['-', '_', '.', '~'])}${rng.word(3)}`;
+
+const inspectPath = defineCheck({
+  id: 'inspect-path',
+  title: 'Reports the path of the request',
+  points: 2,
+  async run(ctx) {
+    const a = segment(ctx.rng);
+    const b = ctx.rng.word(6);
+    return fromParts([
+      await inspectCase(ctx, 'a plain path', `/inspect/${a}/${b}`, { path: `/inspect/${a}/${b}` }),
+      await inspectCase(ctx, 'the bare route', '/inspect', { path: '/inspect' }),
+    ]);
+  },
+});
+
+const percentDecoding = defineCheck({
+  id: 'percent-decoding',
+  title: 'Percent-decodes the path (UTF-8)',
+  points: 2,
+  async run(ctx) {
+    const w = ctx.rng.word(4);
+    return fromParts([
+      await inspectCase(ctx, '%20 is a space', `/inspect/${w}%20x`, { path: `/inspect/${w} x` }),
+      await inspectCase(ctx, '%41 is A, lower-case hex works', `/inspect/%41${w}%7e`, { path: `/inspect/A${w}~` }),
+      await inspectCase(ctx, 'UTF-8 bytes make one character', `/inspect/caf%C3%A9-${w}`, { path: `/inspect/café-${w}` }),
+      await inspectCase(ctx, 'a % without two hex digits stays', `/inspect/100%-${w}%zz`, { path: `/inspect/100%-${w}%zz` }),
+    ]);
+  },
+});
+
+const plusInPath = defineCheck({
+  id: 'plus-in-path',
+  title: 'A + in the path stays a +',
+  points: 1,
+  async run(ctx) {
+    const a = ctx.rng.word(4);
+    const b = ctx.rng.word(4);
+    return fromParts([await inspectCase(ctx, '+ in a path', `/inspect/${a}+${b}`, { path: `/inspect/${a}+${b}` })]);
+  },
+});
+
+const queryString = defineCheck({
+  id: 'query-string',
+  title: 'Splits and decodes the query string',
+  points: 3,
+  async run(ctx) {
+    const [k1, k2, v1, v2] = [ctx.rng.word(3), ctx.rng.word(4), ctx.rng.word(5), ctx.rng.word(6)];
+    const n = String(ctx.rng.int(10, 999));
+    return fromParts([
+      await inspectCase(ctx, 'two pairs', `/inspect?${k1}=${v1}&${k2}=${n}`, { query: [[k1, v1], [k2, n]] }),
+      await inspectCase(ctx, '+ is a space in a query', `/inspect?q=${v1}+${v2}`, { query: [['q', `${v1} ${v2}`]] }),
+      await inspectCase(ctx, 'percent-decoding in names and values', `/inspect?${k1}%20x=${n}%20${v1}&y=%41%2B`, { query: [[`${k1} x`, `${n} ${v1}`], ['y', 'A+']] }),
+      await inspectCase(ctx, 'repeated names keep their order', `/inspect?${k1}=2&${k1}=1&${k2}=3`, { query: [[k1, '2'], [k1, '1'], [k2, '3']] }),
+      await inspectCase(ctx, 'a name without = and an empty value', `/inspect?${k1}&${k2}=`, { query: [[k1, ''], [k2, '']] }),
+      await inspectCase(ctx, 'only the first = splits; empty pieces are skipped', `/inspect?${k1}=a=b&&${k2}=c`, { query: [[k1, 'a=b'], [k2, 'c']] }),
+    ]);
+  },
+});
+
+const emptyQuery = defineCheck({
+  id: 'empty-query',
+  title: 'No query, or an empty one, gives no pairs',
+  points: 1,
+  async run(ctx) {
+    const w = ctx.rng.word(5);
+    return fromParts([
+      await inspectCase(ctx, 'no ?', `/inspect/${w}`, { path: `/inspect/${w}`, query: [] }),
+      await inspectCase(ctx, 'a ? with nothing after it', `/inspect/${w}?`, { path: `/inspect/${w}`, query: [] }),
+    ]);
+  },
+});
+
+const hostAndPort = defineCheck({
+  id: 'host-and-port',
+  title: 'Takes host and port from the Host header',
+  points: 2,
+  async run(ctx) {
+    const host = `${ctx.rng.word(6)}.test`;
+    const port = ctx.rng.int(1025, 65000);
+    return fromParts([
+      await inspectCase(ctx, 'Host with a port', '/inspect', { host, port }, `${host}:${port}`),
+      await inspectCase(ctx, 'Host without a port means 80', '/inspect', { host, port: 80 }, host),
+      await inspectCase(ctx, 'host names are case-insensitive: report lower case', '/inspect', { host, port }, `${host.toUpperCase()}:${port}`),
+    ]);
+  },
+});
+
+const absoluteForm = defineCheck({
+  id: 'absolute-form',
+  title: 'Parses an absolute-form target (http://host:port/path?query)',
+  points: 2,
+  async run(ctx) {
+    const host = `${ctx.rng.word(6)}.test`;
+    const port = ctx.rng.int(1025, 65000);
+    const w = ctx.rng.word(5);
+    const v = ctx.rng.word(4);
+    return fromParts([
+      await inspectCase(ctx, 'all parts', `http://${host}:${port}/inspect/${w}?k=${v}`, { host, port, path: `/inspect/${w}`, query: [['k', v]] }, `${host}:${port}`),
+      await inspectCase(ctx, 'no port means 80', `http://${host}/inspect/${w}`, { host, port: 80, path: `/inspect/${w}` }, host),
+    ]);
+  },
+});
+
+async function greetCase(ctx: CheckContext, name: string, target: string, body: string): Promise<Part> {
+  try {
+    const conn = await ctx.connect();
+    await conn.send(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nConnection: close\r\n\r\n`, 'utf8'));
+    const res = await conn.readResponse();
+    const got = res.body.toString('utf8');
+    const ok = res.status === 200 && got === body;
+    const message = res.status !== 200 ? `status was ${res.status}` : `body was ${JSON.stringify(got.slice(0, 80))}`;
+    return { name, ok, message, exchange: conn.transcript({ expected: `200 with body ${JSON.stringify(body)}` }) };
+  } catch (e) {
+    if (!isProbeError(e)) throw e;
+    return { name, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
+  }
+}
+
+const routing = defineCheck({
+  id: 'routing',
+  title: 'Routes /greet/<name> to its handler',
+  points: 2,
+  async run(ctx) {
+    const name = ctx.rng.word(7);
+    const other = ctx.rng.word(4);
+    return fromParts([
+      await greetCase(ctx, 'a plain name', `/greet/${name}`, `Hello, ${name}!`),
+      await greetCase(ctx, 'a percent-encoded name', `/greet/J%C3%BCrgen%20${other}`, `Hello, Jürgen ${other}!`),
+    ]);
+  },
+});
+
+async function statusCase(ctx: CheckContext, target: string, status: number): Promise<Part> {
+  const name = `GET ${target}`;
+  try {
+    const conn = await ctx.connect();
+    await conn.send(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nConnection: close\r\n\r\n`);
+    const res = await conn.readResponse();
+    return { name, ok: res.status === status, message: `status was ${res.status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
+  } catch (e) {
+    if (!isProbeError(e)) throw e;
+    return { name, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
+  }
+}
+
+const notFound = defineCheck({
+  id: 'not-found',
+  title: 'Unknown paths get 404, even when they start like a route',
+  points: 1,
+  async run(ctx) {
+    return fromParts([
+      await statusCase(ctx, `/${ctx.rng.word()}`, 404),
+      await statusCase(ctx, `/inspector/${ctx.rng.word(3)}`, 404),
+      await statusCase(ctx, `/greeting/${ctx.rng.word(3)}`, 404),
+    ]);
+  },
+});
+
+export default defineExercise({
+  id: '03-urls',
+  checks: [inspectPath, percentDecoding, plusInPath, queryString, emptyQuery, hostAndPort, absoluteForm, routing, notFound],
+});

@@ -1,0 +1,56 @@
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { assertValidResult } from '../src/report/validate.ts';
+import { repoPath } from './support/grade.ts';
+
+// The command line is a contract other tools script against: exit codes, stdout purity, messages.
+const grade = (...args: string[]) =>
+  execa(process.execPath, ['--import', 'tsx', repoPath('grader/src/cli.ts'), ...args], { cwd: repoPath(), reject: false, env: { NO_COLOR: '1' } });
+
+describe('npm run grade', () => {
+  it.concurrent('--json prints one valid result document on stdout and exits 0 at full marks', async () => {
+    const r = await grade('01', '--solutions', '--track', 'py', '--json', '--seed', 'cli1');
+    expect(r.exitCode).toBe(0);
+    const result = JSON.parse(r.stdout);
+    assertValidResult(result);
+    expect(result.seed).toBe('cli1');
+    expect(result.exercises.map((e: { id: string; track: string }) => `${e.id}/${e.track}`)).toEqual(['01-sockets/py']);
+    expect(result.score).toBe(result.maxScore);
+    expect(r.stderr).toMatch(/graded 01-sockets \[py\]/);
+  });
+
+  it.concurrent('exits 1 below the pass mark, with the evidence in the report', async () => {
+    const r = await grade('01', '--track', 'py');
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/exited before listening/);
+    expect(r.stdout).toMatch(/not passed/);
+    expect(r.stdout).not.toMatch(/\x1b\[/);
+  });
+
+  it.concurrent('passes with a lower --pass-mark', async () => {
+    const r = await grade('01', '--target', 'fixtures/broken/sockets-reuse-address', '--track', 'py', '--pass-mark', '80');
+    expect(r.stdout).toMatch(/✗ reuse-address/);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it.concurrent.each([
+    [['--bogus'], /serverlab: Unknown option '--bogus'/],
+    [['99'], /serverlab: unknown exercise "99"; known: 01-sockets/],
+    [['--track', 'go'], /serverlab: --track must be ts, py or all, not "go"/],
+    [['--solutions', '--target', 'x'], /--solutions and --target cannot be used together/],
+    [['--target', 'no/such/dir'], /target folder .*no\/such\/dir does not exist/],
+    [['--jobs', '0'], /--jobs must be a number from 1 to 64/],
+  ])('exits 2 with one line naming the problem: %s', async (args, message) => {
+    const r = await grade(...args);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it.concurrent('--help prints the usage and exits 0', async () => {
+    const r = await grade('--help');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/usage: npm run grade -- \[EXERCISE\.\.\.\]/);
+  });
+});
