@@ -28,7 +28,7 @@ describe('npm run grade', () => {
   });
 
   it.concurrent('passes with a lower --pass-mark', async () => {
-    const r = await grade('01', '--target', 'fixtures/broken/sockets-reuse-address', '--track', 'py', '--pass-mark', '80');
+    const r = await grade('01', '--target', 'fixtures/broken/sockets-no-reuseaddr', '--track', 'py', '--pass-mark', '80');
     expect(r.stdout).toMatch(/✗ reuse-address/);
     expect(r.exitCode).toBe(0);
   });

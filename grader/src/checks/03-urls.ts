@@ -152,8 +152,9 @@ const absoluteForm = defineCheck({
     const w = ctx.rng.word(5);
     const v = ctx.rng.word(4);
     return fromParts([
-      await inspectCase(ctx, 'all parts', `http://${host}:${port}/inspect/${w}?k=${v}`, { host, port, path: `/inspect/${w}`, query: [['k', v]] }, `${host}:${port}`),
-      await inspectCase(ctx, 'no port means 80', `http://${host}/inspect/${w}`, { host, port: 80, path: `/inspect/${w}` }, host),
+      // The target's authority wins over the Host header (RFC 9112, section 3.2.2).
+      await inspectCase(ctx, 'all parts', `http://${host}:${port}/inspect/${w}?k=${v}`, { host, port, path: `/inspect/${w}`, query: [['k', v]] }),
+      await inspectCase(ctx, 'no port means 80', `http://${host}/inspect/${w}`, { host, port: 80, path: `/inspect/${w}` }),
     ]);
   },
 });
@@ -209,6 +210,7 @@ const notFound = defineCheck({
       await statusCase(ctx, `/${ctx.rng.word()}`, 404),
       await statusCase(ctx, `/inspector/${ctx.rng.word(3)}`, 404),
       await statusCase(ctx, `/greeting/${ctx.rng.word(3)}`, 404),
+      await statusCase(ctx, '/greet/', 404),
     ]);
   },
 });

@@ -34,10 +34,30 @@ export function showBytes(text: string, opts: { caretAt?: number; maxLines?: num
       caret = undefined;
     }
   }
-  if (opts.caretAt !== undefined && opts.caretAt >= text.length) lines.push({ text: '', caret: 0 });
+  if (opts.caretAt !== undefined && opts.caretAt >= text.length) {
+    // Just after the last byte: on the last line, or on a new one if the text ended with a \n.
+    const last = lines.at(-1);
+    if (last && !text.endsWith('\n')) last.caret = last.text.length;
+    else lines.push({ text: '', caret: 0 });
+    caretLine = lines.length - 1;
+  }
   // Keep the start, and the line with the caret if it is further down.
   let shown = lines.slice(0, maxLines);
-  if (caretLine >= maxLines) shown = [...lines.slice(0, 4), { text: `… ${caretLine - 4} lines …` }, ...lines.slice(caretLine - 2, caretLine + 3)];
-  else if (lines.length > maxLines) shown.push({ text: `… ${lines.length - maxLines} more lines` });
-  return shown.map((l) => (l.text.length > maxLen ? { ...l, text: `${l.text.slice(0, maxLen)}… (${l.text.length - maxLen} more)` } : l));
+  if (caretLine >= maxLines) {
+    const from = Math.max(4, caretLine - 2);
+    const to = caretLine + 3;
+    shown = [...lines.slice(0, 4), ...(from > 4 ? [{ text: `… ${from - 4} lines …` }] : []), ...lines.slice(from, to)];
+    if (lines.length > to) shown.push({ text: `… ${lines.length - to} more lines` });
+  } else if (lines.length > maxLines) shown.push({ text: `… ${lines.length - maxLines} more lines` });
+  return shown.map((l) => cutLine(l, maxLen));
+}
+
+/** Cuts a long line; when the caret is past the cut, shows a window around it instead. */
+function cutLine(l: ShownLine, maxLen: number): ShownLine {
+  if (l.text.length <= maxLen) return l;
+  if (l.caret === undefined || l.caret < maxLen) return { ...l, text: `${l.text.slice(0, maxLen)}… (${l.text.length - maxLen} more)` };
+  const from = l.caret - Math.floor(maxLen / 2);
+  const head = `… (${from} before) `;
+  const rest = l.text.length - from - maxLen;
+  return { text: `${head}${l.text.slice(from, from + maxLen)}${rest > 0 ? `… (${rest} more)` : ''}`, caret: head.length + l.caret - from };
 }

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Track } from '../report/model.ts';
 
 export interface LaunchCommand {
@@ -14,7 +16,7 @@ export const ENTRY_FILE: Record<Track, string> = { ts: 'server.ts', py: 'server.
 // `node --import tsx` makes the spawned PID the listener itself (the tsx CLI would add a wrapper
 // process) and starts in about half the time. The loader is resolved from the grader's own
 // node_modules so a target outside the repo works too.
-const tsxLoader = import.meta.resolve('tsx');
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export function launchCommand(track: Track, dir: string): LaunchCommand {
   const entry = path.join(dir, ENTRY_FILE[track]);

@@ -27,11 +27,11 @@ describe('choosing exercises', async () => {
   });
 
   it('refuses a named exercise the target has no folder for', () => {
-    expect(() => resolveUnits({ selected: selectExercises(course, ['02']), named: true, targetDir: repoPath('fixtures/broken/sockets-reuse-address'), track: 'py' })).toThrow(/no such folder in the target/);
+    expect(() => resolveUnits({ selected: selectExercises(course, ['02']), named: true, targetDir: repoPath('fixtures/broken/sockets-no-reuseaddr'), track: 'py' })).toThrow(/no such folder in the target/);
   });
 
   it('grades only the folders a target has when no exercise is named', () => {
-    const units = resolveUnits({ selected: course, named: false, targetDir: repoPath('fixtures/broken/sockets-reuse-address'), track: 'py' });
+    const units = resolveUnits({ selected: course, named: false, targetDir: repoPath('fixtures/broken/sockets-no-reuseaddr'), track: 'py' });
     expect(units.map((u) => u.exercise.id)).toEqual(['01-sockets']);
   });
 });

@@ -33,6 +33,8 @@ export interface ParseOptions {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The fixed start of a status line; '#' is any digit. */
+const STATUS_SHAPE = 'HTTP/#.# ###';
 const CR = 13;
 const LF = 10;
 
@@ -95,25 +97,32 @@ function lineEnd(buf: Buffer, from: number): number {
 
 function parseOne(buf: Buffer, start: number, opts: ParseOptions): ParseOutcome {
   const maxHeaderBytes = opts.maxHeaderBytes ?? 64 * 1024;
+  const limit = (upTo: number) => {
+    if (upTo - start > maxHeaderBytes) throw new Invalid('headers-too-large', `header section longer than ${maxHeaderBytes} bytes`, start + maxHeaderBytes);
+  };
   const statusEnd = lineEnd(buf, start);
   if (statusEnd < 0) {
     checkStatusPrefix(buf, start, buf.length);
-    if (buf.length - start > maxHeaderBytes) throw new Invalid('headers-too-large', `no end of status line in ${maxHeaderBytes} bytes`, start);
+    limit(buf.length);
     return { kind: 'incomplete', part: 'status-line' };
   }
   const { version, status, reason } = parseStatusLine(buf, start, statusEnd);
+  limit(statusEnd + 2);
 
   const headers: Array<[string, string]> = [];
+  /** Offset of each header line, for pointing at the one that breaks a rule. */
+  const lineAt: number[] = [];
   let at = statusEnd + 2;
   for (;;) {
-    if (at - start > maxHeaderBytes) throw new Invalid('headers-too-large', `header section longer than ${maxHeaderBytes} bytes`, at);
     const end = lineEnd(buf, at);
+    limit(end < 0 ? buf.length : end + 2);
     if (end < 0) return { kind: 'incomplete', part: 'headers' };
     if (end === at) {
       at += 2;
       break;
     }
     headers.push(parseHeaderLine(buf, at, end));
+    lineAt.push(at);
     at = end + 2;
   }
 
@@ -121,22 +130,23 @@ function parseOne(buf: Buffer, start: number, opts: ParseOptions): ParseOutcome 
   const noBody = opts.method?.toUpperCase() === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304;
   const te = headerAll(res, 'transfer-encoding');
   const cl = headerAll(res, 'content-length');
+  const firstLine = (name: string) => lineAt[headers.findIndex(([n]) => n.toLowerCase() === name)]!;
   if (te.length && cl.length) {
-    throw new Invalid('te-and-content-length', 'both Transfer-Encoding and Content-Length are present; a sender must not send both', start);
+    throw new Invalid('te-and-content-length', 'both Transfer-Encoding and Content-Length are present; a sender must not send both', Math.max(firstLine('transfer-encoding'), firstLine('content-length')));
   }
-  const length = cl.length ? contentLength(cl, buf, start, statusEnd) : undefined;
+  const length = cl.length ? contentLength(buf, headers, lineAt) : undefined;
   if ((status === 204 || (status >= 100 && status < 200)) && (te.length || (length !== undefined && length > 0))) {
-    throw new Invalid('body-not-allowed', `a ${status} response must not have a body or body framing headers`, start);
+    throw new Invalid('body-not-allowed', `a ${status} response must not have a body or body framing headers`, firstLine(te.length ? 'transfer-encoding' : 'content-length'));
   }
   if (noBody) return { kind: 'complete', response: res };
 
   if (te.length) {
     const codings = te.join(',').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
     if (codings.at(-1) !== 'chunked') {
-      if (opts.requireFraming) throw new Invalid('framing-not-allowed', 'the body must be framed by Content-Length', start);
+      if (opts.requireFraming) throw new Invalid('framing-not-allowed', 'the body must be framed by Content-Length', firstLine('transfer-encoding'));
       return closeDelimited(buf, res, opts);
     }
-    if (opts.requireFraming) throw new Invalid('framing-not-allowed', 'the body must be framed by Content-Length, not chunked', start);
+    if (opts.requireFraming) throw new Invalid('framing-not-allowed', 'the body must be framed by Content-Length, not chunked', firstLine('transfer-encoding'));
     return chunked(buf, res, at);
   }
   if (length !== undefined) {
@@ -146,7 +156,8 @@ function parseOne(buf: Buffer, start: number, opts: ParseOptions): ParseOutcome 
     res.end = at + length;
     return { kind: 'complete', response: res };
   }
-  if (opts.requireFraming) throw new Invalid('missing-content-length', 'the response has a body but no Content-Length header', start);
+  // The blank line that ended the header section is where a Content-Length was due.
+  if (opts.requireFraming) throw new Invalid('missing-content-length', 'the response has a body but no Content-Length header', at - 2);
   return closeDelimited(buf, res, opts);
 }
 
@@ -164,8 +175,9 @@ function parseStatusLine(buf: Buffer, start: number, end: number) {
   const line = buf.toString('latin1', start, end);
   const m = /^HTTP\/(\d)\.(\d) (\d{3}) ?/.exec(line);
   if (!m) {
-    const bad = /^HTTP\/\d\.\d /.test(line) ? 9 : 5;
-    throw new Invalid('bad-status-line', `malformed status line; expected "HTTP/1.1 <3-digit code> <reason>"`, start + Math.min(bad, line.length));
+    let bad = 0;
+    while (bad < Math.min(line.length, STATUS_SHAPE.length) && (STATUS_SHAPE[bad] === '#' ? /\d/.test(line[bad]!) : line[bad] === STATUS_SHAPE[bad])) bad++;
+    throw new Invalid('bad-status-line', `malformed status line; expected "HTTP/1.1 <3-digit code> <reason>"`, start + bad);
   }
   if (m[1] !== '1') throw new Invalid('bad-version', `unsupported HTTP version HTTP/${m[1]}.${m[2]}`, start + 5);
   if (line.length > 12 && line[12] !== ' ') throw new Invalid('bad-status-line', 'the status code must be followed by a space', start + 12);
@@ -178,7 +190,7 @@ function parseStatusLine(buf: Buffer, start: number, end: number) {
     if ((c < 0x20 && c !== 9) || c === 0x7f) throw new Invalid('bad-reason-phrase', 'control character in the reason phrase', start + 13 + i);
   }
   const status = Number(m[3]);
-  if (status < 100) throw new Invalid('bad-status-code', `status code ${m[3]} is out of range 100-599`, start + 9);
+  if (status < 100 || status > 599) throw new Invalid('bad-status-code', `status code ${m[3]} is out of range 100-599`, start + 9);
   return { version: `HTTP/1.${m[2]}`, status, reason };
 }
 
@@ -188,11 +200,11 @@ function parseHeaderLine(buf: Buffer, start: number, end: number): [string, stri
   }
   const line = buf.toString('latin1', start, end);
   const colon = line.indexOf(':');
-  if (colon < 0) throw new Invalid('header-without-colon', 'a header line has no colon', start);
-  const name = line.slice(0, colon);
-  if (/[ \t]$/.test(name)) throw new Invalid('space-before-colon', `whitespace between the header name "${name.trim()}" and the colon`, start + colon - 1);
+  const name = colon < 0 ? line : line.slice(0, colon);
+  const bad = [...name].findIndex((ch) => !TOKEN.test(ch));
+  if (colon < 0) throw new Invalid('header-without-colon', 'a header line has no colon', start + (bad < 0 ? line.length : bad));
+  if (bad >= 0 && /^[ \t]+$/.test(name.slice(bad))) throw new Invalid('space-before-colon', `whitespace between the header name "${name.trim()}" and the colon`, start + bad);
   if (!TOKEN.test(name)) {
-    const bad = [...name].findIndex((ch) => !TOKEN.test(ch));
     throw new Invalid('bad-header-name', `invalid character in the header name "${name}"`, start + Math.max(bad, 0));
   }
   const raw = line.slice(colon + 1);
@@ -205,19 +217,28 @@ function parseHeaderLine(buf: Buffer, start: number, end: number): [string, stri
   return [name, raw.replace(/^[ \t]+|[ \t]+$/g, '')];
 }
 
-function contentLength(values: string[], buf: Buffer, start: number, statusEnd: number): number {
-  const parts = values.join(',').split(',').map((s) => s.trim());
-  const offset = () => {
-    const i = buf.toString('latin1', statusEnd).toLowerCase().indexOf('\r\ncontent-length');
-    return i >= 0 ? statusEnd + i + 2 : start;
-  };
-  for (const p of parts) {
-    if (!/^\d+$/.test(p)) throw new Invalid('bad-content-length', `Content-Length "${p}" is not a number of bytes`, offset());
-  }
-  if (new Set(parts.map(Number)).size > 1) {
-    throw new Invalid('conflicting-content-length', `conflicting Content-Length values: ${parts.join(', ')}`, offset());
-  }
-  return Number(parts[0]);
+/** The one length all Content-Length values agree on; a violation points at the value that breaks it. */
+function contentLength(buf: Buffer, headers: Array<[string, string]>, lineAt: number[]): number {
+  let length: number | undefined;
+  headers.forEach(([name], h) => {
+    if (name.toLowerCase() !== 'content-length') return;
+    const lineStart = lineAt[h]!;
+    let at = lineStart + name.length + 1;
+    for (const part of buf.toString('latin1', at, buf.indexOf('\r\n', at)).split(',')) {
+      const lead = /^[ \t]*/.exec(part)![0].length;
+      const value = part.slice(lead).replace(/[ \t]+$/, '');
+      const digits = /^\d*/.exec(value)![0].length;
+      if (!value || digits < value.length) {
+        throw new Invalid('bad-content-length', `Content-Length "${value}" is not a number of bytes`, at + lead + digits);
+      }
+      if (length !== undefined && Number(value) !== length) {
+        throw new Invalid('conflicting-content-length', `conflicting Content-Length values: ${length} and ${value}`, at + lead);
+      }
+      length = Number(value);
+      at += part.length + 1;
+    }
+  });
+  return length!;
 }
 
 function closeDelimited(buf: Buffer, res: ParsedResponse, opts: ParseOptions): ParseOutcome {
@@ -235,15 +256,21 @@ function chunked(buf: Buffer, res: ParsedResponse, bodyStart: number): ParseOutc
   for (;;) {
     const end = lineEnd(buf, at);
     if (end < 0) return { kind: 'incomplete', part: 'body' };
-    const sizeText = buf.toString('latin1', at, end).split(';')[0]!.trim();
-    if (!/^[0-9a-fA-F]+$/.test(sizeText)) throw new Invalid('bad-chunk-size', `chunk size "${sizeText}" is not hexadecimal`, at);
-    const size = parseInt(sizeText, 16);
+    const line = buf.toString('latin1', at, end);
+    const digits = /^[0-9a-fA-F]*/.exec(line)![0].length;
+    const ws = /^[ \t]*/.exec(line.slice(digits))![0].length;
+    if (digits === 0 || (digits + ws < line.length && line[digits + ws] !== ';')) {
+      throw new Invalid('bad-chunk-size', `chunk size "${line.split(';')[0]}" is not hexadecimal`, at + (digits === 0 ? 0 : digits + ws));
+    }
+    const size = parseInt(line.slice(0, digits), 16);
     at = end + 2;
     if (size === 0) break;
     if (buf.length - at < size + 2) return { kind: 'incomplete', part: 'body' };
     parts.push(buf.subarray(at, at + size));
     at += size;
-    if (buf[at] !== CR || buf[at + 1] !== LF) throw new Invalid('bad-chunk-end', 'chunk data not followed by CRLF (is the chunk size right?)', at);
+    if (buf[at] !== CR || buf[at + 1] !== LF) {
+      throw new Invalid('bad-chunk-end', 'chunk data not followed by CRLF (is the chunk size right?)', buf[at] === CR ? at + 1 : at);
+    }
     at += 2;
   }
   for (;;) {
