@@ -75,8 +75,11 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
         await start();
       }
       if (!server) {
+        // The reason is told once, on the exercise; each check just says it could not run.
         const e = startError!;
-        checks.push(finish(base, c0, { status: 'fail', code: e.code, evidence: { message: e.message, ...(e.output ? { stderr: e.output } : {}) } }));
+        const hint = hintFor(e.code);
+        report.startFailure ??= { code: e.code, message: e.message, ...(e.output ? { output: e.output } : {}), ...(hint ? { hint } : {}) };
+        checks.push(finish(base, c0, { status: 'fail', code: e.code, evidence: { message: `not run: ${e.message}` } }));
         continue;
       }
       checks.push(finish(base, c0, await runCheck(check, server, { env, opts, restart, getServer: () => server })));

@@ -107,8 +107,10 @@ const contentLength = defineCheck({
     const head = all.subarray(0, headEnd < 0 ? all.length : headEnd).toString('latin1');
     const declared = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(\r|$)/i.exec(head)?.[1];
     const actual = headEnd < 0 ? 0 : all.length - headEnd - 4;
+    if (headEnd < 0) {
+      return fail('no complete response head came back (no blank line before EOF)', { exchanges: [conn.transcript({ expected: 'a response with a Content-Length header' })] });
+    }
     const t = conn.transcript({ expected: `Content-Length: ${actual}, the number of bytes after the blank line` });
-    if (headEnd < 0) return fail('no complete response head came back (no blank line before EOF)', { exchanges: [t] });
     if (declared === undefined) return fail('the response has no Content-Length header', { code: 'missing-content-length', exchanges: [t] });
     if (Number(declared) !== actual) return fail(`Content-Length says ${declared} but ${actual} body bytes came before EOF`, { code: 'wrong-content-length', exchanges: [t] });
     return pass(`Content-Length ${declared} matches the body`);

@@ -14,7 +14,7 @@ const HINTS: Record<string, string> = {
   'response-never-ends':
     'The response has no Content-Length and the connection stayed open, so the client cannot know where the body ends. Send Content-Length, or close the connection after the body.',
   'response-stalled': 'The server started a response but stopped sending in the middle of it. Do you write every part of the response, and flush it?',
-  'server-exited': 'The server process exited. Its last output is shown below: a traceback or an uncaught error usually says why.',
+  'server-exited': 'The server process exited. Its last output, shown with this report, usually says why: look for a traceback or an uncaught error.',
   'never-listened':
     'The server never listened on the port. It must listen on 127.0.0.1 at the port given in the PORT environment variable.',
   'spawn-failed': 'The grader could not start your server file. Is it there, and is python3 / node on your PATH?',

@@ -49,6 +49,8 @@ export interface ServerReport {
   /** Processes still alive in the server's group after SIGTERM, killed with SIGKILL. */
   leftBehind: string[];
   stderrTail?: string;
+  /** Why the server could not be started (or restarted); the checks after it did not run. */
+  startFailure?: { code: string; message: string; output?: string; hint?: string };
 }
 
 export interface ExerciseResult {

@@ -24,15 +24,23 @@ function renderExercise(ex: ExerciseResult, c: ChalkInstance, opts: TerminalOpti
   const full = ex.score === ex.maxScore;
   const head = `${c.bold(ex.id)} ${c.dim(`[${ex.track}]`)} ${ex.title}`;
   const lines = [`${head}  ${(full ? c.green : c.yellow)(`${ex.score}/${ex.maxScore}`)}`];
+  const s = ex.server;
+  const sf = s?.startFailure;
+  if (sf) {
+    lines.push(c.red(`  ${sf.message}`));
+    if (sf.output) lines.push(c.dim('  server output (last lines):'), ...sf.output.split('\n').map((l) => c.dim(`    | ${l}`)));
+    if (sf.hint) lines.push(c.cyan(`  hint: ${sf.hint}`));
+  }
   const idWidth = Math.max(...ex.checks.map((ch) => ch.id.length));
   for (const ch of ex.checks) {
     lines.push(`  ${markFor(ch, c)} ${ch.id.padEnd(idWidth)}  ${ch.title}  ${c.dim(`${ch.score}/${ch.points}`)}`);
-    if (ch.status !== 'pass' || opts.verbose) lines.push(...renderEvidence(ch, c).map((l) => `      ${l}`));
+    const notRun = sf && ch.code === sf.code && ch.evidence.message.startsWith('not run:');
+    if (notRun) lines.push(c.dim('      not run: the server did not start (see above)'));
+    else if (ch.status !== 'pass' || opts.verbose) lines.push(...renderEvidence(ch, c).map((l) => `      ${l}`));
   }
-  const s = ex.server;
   if (s?.leftBehind.length) lines.push(c.yellow(`  ! still running after SIGTERM, killed: ${s.leftBehind.join('; ')}`));
   const failed = ex.checks.some((ch) => ch.status !== 'pass' && ch.status !== 'skipped');
-  if (failed && s?.stderrTail && !ex.checks.some((ch) => ch.evidence.stderr)) {
+  if (failed && !sf && s?.stderrTail && !ex.checks.some((ch) => ch.evidence.stderr)) {
     lines.push(c.dim('  server output (last lines):'), ...s.stderrTail.split('\n').map((l) => c.dim(`    | ${l}`)));
   }
   return lines;
