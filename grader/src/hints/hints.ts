@@ -17,6 +17,8 @@ const HINTS: Record<string, string> = {
   'server-exited': 'The server process exited. Its last output, shown with this report, usually says why: look for a traceback or an uncaught error.',
   'never-listened':
     'The server never listened on the port. It must listen on 127.0.0.1 at the port given in the PORT environment variable.',
+  'missing-server-file':
+    'The grader looks for server.ts (track ts) or server.py (track py) in the exercise folder. Pick your language with --track, or set "serverlab": { "track": "py" } in package.json.',
   'spawn-failed': 'The grader could not start your server file. Is it there, and is python3 / node on your PATH?',
   'bare-lf': 'Every line of an HTTP head ends with \\r\\n, not \\n alone.',
   'bad-status-line': 'A response starts with a status line: HTTP/1.1, a space, a three-digit code, a space, a reason phrase, then \\r\\n.',
@@ -26,12 +28,8 @@ const HINTS: Record<string, string> = {
   'obs-fold': 'A header line may not start with a space or tab (that is obsolete line folding).',
   'check-timeout':
     'The check ran out of time. The server may be stuck: for example blocked reading from one client while another waits.',
-  'nagle-delay':
-    'Each response took about 40 ms: writing headers and body in separate send calls makes Nagle\'s algorithm wait for the client\'s delayed ACK. Build the whole response and send it in one call, or set TCP_NODELAY.',
 };
 
 export function hintFor(code: string | undefined): string | undefined {
   return code ? HINTS[code] : undefined;
 }
-
-export const hintCodes = (): string[] => Object.keys(HINTS);

@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -18,10 +19,23 @@ export const ENTRY_FILE: Record<Track, string> = { ts: 'server.ts', py: 'server.
 // node_modules so a target outside the repo works too.
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-export function launchCommand(track: Track, dir: string): LaunchCommand {
+let python: Promise<string> | undefined;
+
+/**
+ * The interpreter `python3` on PATH really is, asked once per run: version-manager shims (pyenv,
+ * asdf) are scripts that cost ~80 ms on every start. SERVERLAB_PYTHON overrides the choice.
+ */
+function pythonInterpreter(): Promise<string> {
+  python ??= execa(process.env.SERVERLAB_PYTHON ?? 'python3', ['-c', 'import sys; print(sys.executable)'], { reject: false }).then((r) =>
+    r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : (process.env.SERVERLAB_PYTHON ?? 'python3'),
+  );
+  return python;
+}
+
+export async function launchCommand(track: Track, dir: string): Promise<LaunchCommand> {
   const entry = path.join(dir, ENTRY_FILE[track]);
   if (track === 'ts') return { file: process.execPath, args: ['--import', tsxLoader, entry], entry };
-  return { file: process.env.SERVERLAB_PYTHON ?? 'python3', args: ['-u', entry], entry };
+  return { file: await pythonInterpreter(), args: ['-u', entry], entry };
 }
 
 export function hasEntry(track: Track, dir: string): boolean {

@@ -1,9 +1,10 @@
 import { execa, type ResultPromise } from 'execa';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Track } from '../report/model.ts';
 import { isListening } from '../probes/proc/listen-table.ts';
 import { processGroup, signalGroup } from '../probes/proc/processes.ts';
-import { launchCommand } from './launch.ts';
+import { ENTRY_FILE, hasEntry, launchCommand } from './launch.ts';
 import { OutputTail } from './output-tail.ts';
 import { liveGroups } from './live-groups.ts';
 import { within } from '../time.ts';
@@ -25,7 +26,7 @@ export interface ExitInfo {
 /** Why a server could not be started; becomes the evidence of every check of its exercise. */
 export class StartError extends Error {
   constructor(
-    readonly code: 'server-exited' | 'never-listened' | 'spawn-failed',
+    readonly code: 'server-exited' | 'never-listened' | 'spawn-failed' | 'missing-server-file',
     message: string,
     readonly output: string,
   ) {
@@ -68,8 +69,11 @@ export class RunningServer {
   }
 
   static async start(opts: StartOptions): Promise<RunningServer> {
-    const cmd = launchCommand(opts.track, opts.dir);
-    const command = [cmd.file === process.execPath ? 'node' : cmd.file, ...cmd.args.map(shorten)].join(' ');
+    if (!hasEntry(opts.track, opts.dir)) {
+      throw new StartError('missing-server-file', `there is no ${ENTRY_FILE[opts.track]} in ${path.relative(process.cwd(), opts.dir) || opts.dir}`, '');
+    }
+    const cmd = await launchCommand(opts.track, opts.dir);
+    const command = [cmd.file === process.execPath ? 'node' : path.basename(cmd.file), ...cmd.args.map(shorten)].join(' ');
     const output = new OutputTail();
     const t0 = performance.now();
     let child: ResultPromise;
