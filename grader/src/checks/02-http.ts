@@ -348,11 +348,13 @@ const badRequestLine = defineCheck({
 
 const missingHost = defineCheck({
   id: 'missing-host',
-  title: 'An HTTP/1.1 request without Host gets 400',
+  title: 'An HTTP/1.1 request without exactly one Host gets 400',
   points: 1,
   async run(ctx) {
+    const path = `/${ctx.rng.word(4)}`;
     return fromParts([
-      await expectStatus(ctx, 'HTTP/1.1 without Host', `GET /${ctx.rng.word(4)} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\n\r\n`, [400]),
+      await expectStatus(ctx, 'HTTP/1.1 without Host', `GET ${path} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\n\r\n`, [400]),
+      await expectStatus(ctx, 'two Host headers', `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nHost: ${ctx.rng.word()}.test\r\n\r\n`, [400]),
       await stillAlive(ctx, 'a request without Host'),
     ]);
   },
@@ -364,7 +366,7 @@ const badContentLength = defineCheck({
   points: 2,
   async run(ctx) {
     const parts: Part[] = [];
-    for (const value of ['abc', '+5', '-1', ['3', '4']]) {
+    for (const value of ['abc', '+5', '-1', '1.5', ['3', '4']]) {
       const lines = (Array.isArray(value) ? value : [value]).map((v) => `Content-Length: ${v}\r\n`).join('');
       const name = Array.isArray(value) ? 'two different Content-Length headers' : `Content-Length: ${value}`;
       parts.push(await expectStatus(ctx, name, `POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n${lines}\r\nabcde`, [400]));
