@@ -80,11 +80,14 @@ describe('the left-behind scan', () => {
 describe('hostile servers get a finished report, a clear verdict, and leave nothing behind', () => {
   it.concurrent('never-listens: every check fails as never-listened, after the ready timeout', async () => {
     const { ex, elapsedMs } = await gradeHostile('never-listens');
+    const sf = ex.server?.startFailure;
+    expect(sf?.code).toBe('never-listened');
+    expect(sf?.message).toContain('did not listen');
+    expect(sf?.hint).toBeTruthy();
     for (const c of ex.checks) {
       expect(c.status).toBe('fail');
       expect(c.code).toBe('never-listened');
-      expect(c.evidence.message).toContain('did not listen');
-      expect(c.hint).toBeTruthy();
+      expect(c.evidence.message).toMatch(/^not run: .*did not listen/);
     }
     expect(ex.score).toBe(0);
     expect(elapsedMs).toBeGreaterThanOrEqual(OPTS.readyTimeoutMs);
@@ -93,11 +96,14 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
 
   it.concurrent('exits-at-once: every check fails as server-exited, with the exit code and what it printed', async () => {
     const { ex } = await gradeHostile('exits-at-once');
+    const sf = ex.server?.startFailure;
+    expect(sf?.code).toBe('server-exited');
+    expect(sf?.message).toContain('exit code 3');
+    expect(sf?.output).toContain('the configuration file is missing');
     for (const c of ex.checks) {
       expect(c.status).toBe('fail');
       expect(c.code).toBe('server-exited');
-      expect(c.evidence.message).toContain('exit code 3');
-      expect(c.evidence.stderr).toContain('the configuration file is missing');
+      expect(c.evidence.message).toMatch(/^not run: .*exit code 3/);
     }
     expect(ex.score).toBe(0);
     expect(ex.server?.starts).toBe(1);

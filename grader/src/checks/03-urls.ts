@@ -16,7 +16,7 @@ interface Parsed {
   target: string;
 }
 
-type Field = keyof Omit<Parsed, 'target' | 'scheme'>;
+type Field = keyof Parsed;
 
 /** Sends `GET <target>` with the given Host header and returns the request and the parsed JSON. */
 async function inspect(ctx: CheckContext, target: string, host = `127.0.0.1:${ctx.port}`) {
@@ -53,8 +53,8 @@ async function inspectCase(ctx: CheckContext, name: string, target: string, want
   }
 }
 
-/** A short random word in a case the server must not change: letters, digits, - _ . ~ */
-const segment = (rng: Rng) => `${rng.word(5)}${rng.pick(['-', '_', '.', '~'])}${rng.word(3)}`;
+/** Random words joined by the unreserved marks a server must pass through unchanged: - _ . ~ */
+const segment = (rng: Rng) => `${rng.word(4)}-${rng.word(3)}_${rng.word(3)}.${rng.word(3)}~${rng.word(2)}`;
 
 const inspectPath = defineCheck({
   id: 'inspect-path',
@@ -64,7 +64,7 @@ const inspectPath = defineCheck({
     const a = segment(ctx.rng);
     const b = ctx.rng.word(6);
     return fromParts([
-      await inspectCase(ctx, 'a plain path', `/inspect/${a}/${b}`, { path: `/inspect/${a}/${b}` }),
+      await inspectCase(ctx, 'a plain path', `/inspect/${a}/${b}`, { scheme: 'http', path: `/inspect/${a}/${b}`, target: `/inspect/${a}/${b}` }),
       await inspectCase(ctx, 'the bare route', '/inspect', { path: '/inspect' }),
     ]);
   },
@@ -176,12 +176,13 @@ async function greetCase(ctx: CheckContext, name: string, target: string, body: 
 
 const routing = defineCheck({
   id: 'routing',
-  title: 'Routes /greet/<name> to its handler',
+  title: 'Routes / and /greet/<name> to their handlers',
   points: 2,
   async run(ctx) {
     const name = ctx.rng.word(7);
     const other = ctx.rng.word(4);
     return fromParts([
+      await statusCase(ctx, '/', 200),
       await greetCase(ctx, 'a plain name', `/greet/${name}`, `Hello, ${name}!`),
       await greetCase(ctx, 'a percent-encoded name', `/greet/J%C3%BCrgen%20${other}`, `Hello, Jürgen ${other}!`),
     ]);
@@ -194,7 +195,7 @@ async function statusCase(ctx: CheckContext, target: string, status: number): Pr
     const conn = await ctx.connect();
     await conn.send(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nConnection: close\r\n\r\n`);
     const res = await conn.readResponse();
-    return { name, ok: res.status === status, message: `status was ${res.status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
+    return { name, ok: res.status === status, message: `status was ${res.status}, expected ${status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
   } catch (e) {
     if (!isProbeError(e)) throw e;
     return { name, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
