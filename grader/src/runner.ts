@@ -139,7 +139,10 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
   try {
     verdict = await Promise.race([check.run(ctx), timedOut]);
   } catch (e) {
-    if (isProbeError(e)) verdict = { status: 'fail', code: e.code, evidence: { message: e.message, ...(e.exchange ? { exchanges: [e.exchange] } : {}) } };
+    if (isProbeError(e)) {
+      const evidence = { message: e.message, ...(e.exchange ? { exchanges: [e.exchange] } : {}), ...(e.output ? { stderr: e.output } : {}) };
+      verdict = { status: 'fail', code: e.code, evidence };
+    }
     else if (controller.signal.aborted) verdict = await timedOut;
     else verdict = { fault: e };
   } finally {
@@ -166,7 +169,7 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
 /** A restart that fails is the student's fault: it becomes the check's failure, with the output. */
 class ProbeErrorFromStart extends ProbeError {
   constructor(e: StartError) {
-    super(e.code, `after a restart on the same port: ${e.message}${e.output ? `\n${e.output}` : ''}`);
+    super(e.code, `after a restart on the same port: ${e.message}`, undefined, e.output || undefined);
   }
 }
 

@@ -59,7 +59,8 @@ describe('the left-behind scan', () => {
   // Without this, "no process mentions the fixture" would also pass if the scan saw nothing at all.
   it.runIf(onLinux)('sees a running process by a path in its command line', async () => {
     const marker = `/tmp/serverlab-scan-probe-${process.pid}`;
-    const child = spawn(process.env.SERVERLAB_PYTHON ?? 'python3', ['-c', 'import time; time.sleep(30)', marker], { stdio: 'ignore' });
+    // Node itself, not `python3`: a version-manager shim would show the marker in helper processes too.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)', marker], { stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       let seen: string[] = [];
@@ -131,10 +132,10 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
     // Two stops (the restart in reuse-address, then the end), each leaving the server and its child.
     expect(left.length).toBeGreaterThanOrEqual(2);
     for (const p of left) {
-      expect(p).toMatch(/^\d+ /);
+      expect(p).toMatch(/^pid \d+ \(parent \d+\): /);
       expect(p).toContain(fixture);
     }
-    expect(new Set(left.map((p) => p.split(' ')[0])).size).toBe(left.length);
+    expect(new Set(left.map((p) => p.split(' ')[1])).size).toBe(left.length);
   });
 
   it.concurrent('floods-stdout: is graded normally, and only a bounded tail of its output is kept', async () => {

@@ -141,8 +141,8 @@ const reuseAddress = defineCheck({
       await ctx.restartServer();
     } catch (e) {
       if (!isProbeError(e)) throw e;
-      const inUse = /in use|EADDRINUSE/i.test(e.message);
-      throw new ProbeError(inUse ? 'address-in-use' : e.code, `restarted on port ${ctx.port} right after serving a client: ${e.message}`);
+      const inUse = /in use|EADDRINUSE/i.test(`${e.message}\n${e.output ?? ''}`);
+      throw new ProbeError(inUse ? 'address-in-use' : e.code, `restarted on port ${ctx.port} right after serving a client: ${e.message}`, undefined, e.output);
     }
     const again = await echoRequest(ctx, `/${ctx.rng.word()}`);
     if (again.ok) return pass('the restarted server bound the same port and answered');

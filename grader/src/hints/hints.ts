@@ -26,6 +26,20 @@ const HINTS: Record<string, string> = {
   'bad-content-length': 'Content-Length must be the number of body bytes, digits only.',
   'space-before-colon': 'A header is "Name: value": no space between the name and the colon.',
   'obs-fold': 'A header line may not start with a space or tab (that is obsolete line folding).',
+  'partial-read':
+    'One read (recv, or one "data" event) is not one request: TCP delivers bytes in whatever pieces it likes. Keep reading and appending until the request is complete.',
+  'not-closed': 'After the response the server must close its side of the connection (close the socket), or the client keeps waiting.',
+  'blocked-by-silent-client':
+    'While your server waited for bytes from a client that sent nothing, nobody else was served. Put a timeout on reads from a client (settimeout in Python, setTimeout on a Node socket) and drop clients that stay silent.',
+  'wrong-backlog': 'Pass the BACKLOG environment variable, as a number, to listen().',
+  'address-in-use':
+    'Right after a server closes connections, the kernel keeps them in TIME_WAIT and refuses to bind the port again unless the socket has SO_REUSEADDR set before bind().',
+  'wrong-content-length': 'Content-Length counts bytes, not characters: measure the encoded body.',
+  'not-kept-alive': 'HTTP/1.1 connections stay open after a response unless the request said Connection: close. Loop: read a request, answer it, read the next.',
+  'head-with-body': "A response to HEAD has GET's headers (including its Content-Length) but no body bytes at all.",
+  'body-mismatch': 'Read exactly Content-Length bytes of body, even when they arrive in many pieces, and send them back unchanged (they may be binary).',
+  'pipelining':
+    'A client may send several requests before reading any response. Bytes left in your buffer after one request are the start of the next: keep them.',
   'check-timeout':
     'The check ran out of time. The server may be stuck: for example blocked reading from one client while another waits.',
 };

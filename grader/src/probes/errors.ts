@@ -7,6 +7,8 @@ export class ProbeError extends Error {
     readonly code: string,
     message: string,
     readonly exchange?: Exchange,
+    /** The server's own output, when it explains the failure (a crash on restart). */
+    readonly output?: string,
   ) {
     super(message);
     this.name = 'ProbeError';

@@ -216,12 +216,24 @@ describe('RawConnection: sending', () => {
     await vi.waitFor(() => expect(Buffer.concat(arrived).toString('latin1')).toBe(request), { timeout: 2000, interval: 10 });
   });
 
-  it('send fails with connection-reset once the connection is closed', async () => {
-    const port = await serve(() => {});
+  it('stops sending once the server has closed, and still reads what it answered', async () => {
+    const port = await serve((socket) => socket.end(OK_HELLO));
     const conn = await open(port);
-    conn.close();
-    const err = await probeError(conn.send(REQUEST));
-    expect(err.code).toBe('connection-reset');
+    await vi.waitFor(() => expect(conn.eof).toBe(true), { timeout: 2000 });
+    await conn.send(REQUEST);
+    expect(conn.sendCutShort).toBe(true);
+    expect(conn.sent.length).toBe(0);
+    expect((await conn.readResponse()).status).toBe(200);
+  });
+
+  it('says the request was cut short when the server closed without answering', async () => {
+    const port = await serve((socket) => socket.end());
+    const conn = await open(port);
+    await vi.waitFor(() => expect(conn.eof).toBe(true), { timeout: 2000 });
+    await conn.send(REQUEST);
+    const err = await probeError(conn.readResponse());
+    expect(err.code).toBe('eof-before-response');
+    expect(err.message).toMatch(/closed before the whole request was sent/);
   });
 });
 

@@ -39,6 +39,8 @@ export class RawConnection {
   private consumed = 0;
   eof = false;
   resetByPeer = false;
+  /** The server closed before the whole request was sent; what it answered is still read. */
+  sendCutShort = false;
   private socketError: Error | undefined;
 
   private constructor(
@@ -111,11 +113,12 @@ export class RawConnection {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     const size = opts.chunkSize ?? bytes.length;
     for (let at = 0; at < bytes.length; at += size) {
+      if (this.eof || this.socket.destroyed || this.socket.writableEnded) {
+        this.sendCutShort = true;
+        return;
+      }
       const piece = bytes.subarray(at, at + size);
       this.sentChunks.push(piece);
-      if (this.socket.destroyed || this.socket.writableEnded) {
-        throw new ProbeError('connection-reset', 'the server closed the connection while the request was being sent', this.transcript());
-      }
       const flushed = this.socket.write(piece);
       if (!flushed) await this.waitFor((wake) => this.socket.once('drain', wake), opts.pauseMs ?? this.opts.idleTimeoutMs);
       if (opts.pauseMs && at + size < bytes.length) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
@@ -136,12 +139,13 @@ export class RawConnection {
       }
       const pending = this.received.length - this.consumed;
       if (this.eof) {
+        const cut = this.sendCutShort ? ` (it closed before the whole request was sent: ${this.sent.length} bytes went out)` : '';
         if (pending === 0) {
           const code = this.resetByPeer ? 'connection-reset' : 'eof-before-response';
           const how = this.resetByPeer ? 'reset the connection' : 'closed the connection';
-          throw new ProbeError(code, `the server ${how} without sending a response`, this.transcript());
+          throw new ProbeError(code, `the server ${how} without sending a response${cut}`, this.transcript());
         }
-        throw new ProbeError('eof-mid-response', `the connection closed in the middle of the response (${outcome.part} incomplete)`, this.transcript());
+        throw new ProbeError('eof-mid-response', `the connection closed in the middle of the response (${outcome.part} incomplete)${cut}`, this.transcript());
       }
       const before = this.received.length;
       const grew = await this.waitForBytes(idle);
