@@ -2,14 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { grade } from '../src/pipeline.ts';
 import { repoPath } from './support/grade.ts';
 
-// Every reference solution, in every track it has, earns every point.
-describe('reference solutions', () => {
-  it('score full marks in both tracks', async () => {
+describe('the course as shipped', () => {
+  it.concurrent('reference solutions score full marks in both tracks, leaving nothing behind', async () => {
     const result = await grade({ target: repoPath('solutions'), track: 'all', jobs: 2 });
     const lost = result.exercises.flatMap((ex) => ex.checks.filter((c) => c.status !== 'pass' && c.status !== 'skipped').map((c) => `${ex.id}[${ex.track}] ${c.id}: ${c.evidence.message}`));
     expect(lost).toEqual([]);
-    expect(result.exercises.length).toBeGreaterThanOrEqual(6);
+    expect(result.exercises.map((e) => `${e.id}/${e.track}`)).toEqual(expect.arrayContaining(['01-sockets/ts', '01-sockets/py', '02-http/ts', '02-http/py', '03-urls/ts', '03-urls/py']));
     expect(result.score).toBe(result.maxScore);
+    expect(result.passed).toBe(true);
     for (const ex of result.exercises) expect(ex.server?.leftBehind, ex.id).toEqual([]);
+  });
+
+  it.concurrent("untouched stubs fail every check, each with evidence, and the grader doesn't trip", async () => {
+    const result = await grade({ target: repoPath('exercises'), track: 'all', jobs: 2 });
+    expect(result.graderErrors).toBe(0);
+    expect(result.passed).toBe(false);
+    for (const ex of result.exercises) {
+      for (const c of ex.checks.filter((ch) => ch.status !== 'skipped')) {
+        expect(c.status, `${ex.id}[${ex.track}] ${c.id}`).toBe('fail');
+        expect(c.evidence.message.length, `${ex.id}[${ex.track}] ${c.id}`).toBeGreaterThan(10);
+      }
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import { execa } from 'execa';
 
 export interface ListenRow {
   /** Socket inode: the key to find which process holds it (socket:[inode] in /proc/PID/fd). */
@@ -31,9 +32,15 @@ export async function listenRows(port: number): Promise<ListenRow[]> {
   return rows;
 }
 
-/** True when something accepts TCP connections on 127.0.0.1:port. */
+/**
+ * True when something listens on the port. Linux reads the kernel's table; macOS asks lsof; only
+ * where neither works does it connect, a connection the server will see and must survive.
+ */
 export async function isListening(port: number): Promise<boolean> {
   if (process.platform === 'linux') return (await listenRows(port)).length > 0;
+  const lsof = await execa('lsof', ['-nP', '-t', `-iTCP:${port}`, '-sTCP:LISTEN'], { reject: false });
+  if (lsof.exitCode === 0) return lsof.stdout.trim().length > 0;
+  if (lsof.exitCode === 1 && !lsof.stderr) return false;
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     s.once('connect', () => {
