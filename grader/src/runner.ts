@@ -149,10 +149,11 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
     clearTimeout(timer);
     for (const c of connections) c.close();
   }
-  // Give a crash a moment to be noticed, so it is named as the cause rather than its symptoms.
+  // Give a crash a moment to be noticed, so it is named as the cause rather than its symptoms. A
+  // refused or cut connection is the usual sign of a dying process: wait longer for that one.
   const current = r.getServer();
   if (current && !('fault' in verdict) && verdict.status !== 'pass') {
-    await within(current.exited, 50);
+    await within(current.exited, verdict.code && CRASH_SIGNS.has(verdict.code) ? 1000 : 50);
     if (!current.alive) {
       verdict = {
         ...verdict,
@@ -172,6 +173,8 @@ class ProbeErrorFromStart extends ProbeError {
     super(e.code, `after a restart on the same port: ${e.message}`, undefined, e.output || undefined);
   }
 }
+
+const CRASH_SIGNS = new Set(['connection-refused', 'connection-reset', 'eof-before-response', 'eof-mid-response']);
 
 interface GraderFault {
   fault: unknown;

@@ -203,11 +203,22 @@ const postEcho = defineCheck({
   async run(ctx) {
     const body = ctx.rng.bytes(ctx.rng.int(200, 3000));
     const { conn, res } = await send(ctx, post('/echo', ctx.port, body));
-    const ok = res.status === 200 && res.body.equals(body);
-    if (ok) return pass(`${body.length} bytes echoed exactly`);
-    return fail(res.status !== 200 ? `status was ${res.status}` : `the body came back different (${res.body.length} bytes for ${body.length} sent${firstDiff(res.body, body)})`, {
-      exchanges: [conn.transcript({ expected: `200 with the ${body.length} bytes that were posted` })],
-    });
+    const type = header(res, 'content-type') ?? '';
+    return fromParts([
+      {
+        name: 'the body echoed exactly',
+        ok: res.status === 200 && res.body.equals(body),
+        weight: 3,
+        message: res.status !== 200 ? `status was ${res.status}` : `the body came back different (${res.body.length} bytes for ${body.length} sent${firstDiff(res.body, body)})`,
+        exchange: conn.transcript({ expected: `200 with the ${body.length} bytes that were posted` }),
+      },
+      {
+        name: 'Content-Type application/octet-stream',
+        ok: /^application\/octet-stream\b/i.test(type),
+        message: `Content-Type was "${type}"`,
+        exchange: conn.transcript({ expected: 'Content-Type: application/octet-stream (the echo is raw bytes, not text)' }),
+      },
+    ], 'body-mismatch');
   },
 });
 
@@ -355,7 +366,7 @@ const missingHost = defineCheck({
     return fromParts([
       await expectStatus(ctx, 'HTTP/1.1 without Host', `GET ${path} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\n\r\n`, [400]),
       await expectStatus(ctx, 'two Host headers', `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nHost: ${ctx.rng.word()}.test\r\n\r\n`, [400]),
-      await stillAlive(ctx, 'a request without Host'),
+      await stillAlive(ctx, 'requests with a missing or doubled Host'),
     ]);
   },
 });

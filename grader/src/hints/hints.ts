@@ -12,7 +12,7 @@ const HINTS: Record<string, string> = {
   'no-response':
     'The server accepted the connection but never answered. A common cause: reading until the client closes, while the client waits for your response. Stop reading at the blank line that ends the headers (and the Content-Length bytes of a body).',
   'response-never-ends':
-    'The response has no Content-Length and the connection stayed open, so the client cannot know where the body ends. Send Content-Length, or close the connection after the body.',
+    'The body never ended while the connection stayed open. Either there is no Content-Length (so the client cannot know where the body ends), or fewer bytes came than Content-Length announced (in Python, sendall() sends everything; send() may not).',
   'response-stalled': 'The server started a response but stopped sending in the middle of it. Do you write every part of the response, and flush it?',
   'server-exited': 'The server process exited. Its last output, shown with this report, usually says why: look for a traceback or an uncaught error.',
   'never-listened':

@@ -100,9 +100,10 @@ function parseOne(buf: Buffer, start: number, opts: ParseOptions): ParseOutcome 
   const limit = (upTo: number) => {
     if (upTo - start > maxHeaderBytes) throw new Invalid('headers-too-large', `header section longer than ${maxHeaderBytes} bytes`, start + maxHeaderBytes);
   };
+  // Bytes that are not a status line at all are named as such, before any line-ending detail.
+  checkStatusPrefix(buf, start, buf.length);
   const statusEnd = lineEnd(buf, start);
   if (statusEnd < 0) {
-    checkStatusPrefix(buf, start, buf.length);
     limit(buf.length);
     return { kind: 'incomplete', part: 'status-line' };
   }
