@@ -1,8 +1,7 @@
-import { defineCheck, defineExercise, fail, fromParts, pass, type CheckContext, type Part } from './define.ts';
+import { defineCheck, defineExercise, fail, fromParts, pass, probeCase, type CheckContext, type Part } from './define.ts';
 import { isProbeError } from '../probes/errors.ts';
 import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
 import { get } from '../probes/raw/request.ts';
-import type { RawConnection } from '../probes/raw/connection.ts';
 
 // 02-http: a real HTTP/1.1 server over raw sockets. Routes: GET/HEAD / (an HTML page), POST /echo
 // (the body back); 404 elsewhere, 405 with Allow for a known method a route does not take, 501 for
@@ -23,33 +22,27 @@ async function send(ctx: CheckContext, bytes: string | Buffer, opts: { method?: 
 }
 
 /** After a malformed request the server must still answer a plain GET on a new connection. */
-async function stillAlive(ctx: CheckContext, after: string): Promise<Part> {
-  try {
+function stillAlive(ctx: CheckContext, after: string): Promise<Part> {
+  return probeCase(`still serving after ${after}`, async () => {
     const { conn, res } = await send(ctx, get('/', ctx.port), { label: `GET / after ${after}` });
-    return { name: `still serving after ${after}`, ok: res.status === 200, message: `GET / got ${res.status}`, exchange: conn.transcript() };
-  } catch (e) {
-    if (!isProbeError(e)) throw e;
-    return { name: `still serving after ${after}`, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
-  }
+    return { ok: res.status === 200, message: `GET / got ${res.status}`, exchange: conn.transcript() };
+  });
 }
 
-/** A request that must be answered with one of `statuses`; a server that says nothing fails the case. */
-async function expectStatus(
-  ctx: CheckContext,
-  name: string,
-  bytes: string | Buffer,
-  statuses: number[],
-  method?: string,
-): Promise<Part & { conn?: RawConnection; res?: ParsedResponse }> {
+/** A request that must be answered with one of `statuses`. */
+async function expectStatus(ctx: CheckContext, name: string, bytes: string | Buffer, statuses: number[], method?: string) {
   const want = statuses.join(' or ');
-  try {
-    const { conn, res } = await send(ctx, bytes, { method, label: name });
-    const ok = statuses.includes(res.status);
-    return { name, ok, message: `got ${res.status}, expected ${want}`, exchange: conn.transcript({ expected: `status ${want}` }), conn, res };
-  } catch (e) {
-    if (!isProbeError(e)) throw e;
-    return { name, ok: false, message: `${e.message}; expected a ${want} response`, ...(e.exchange ? { exchange: { ...e.exchange, expected: `status ${want}` } } : {}) };
-  }
+  let res: ParsedResponse | undefined;
+  const part = await probeCase(
+    name,
+    async () => {
+      const sent = await send(ctx, bytes, { method, label: name });
+      res = sent.res;
+      return { ok: statuses.includes(res.status), message: `got ${res.status}, expected ${want}`, exchange: sent.conn.transcript({ expected: `status ${want}` }) };
+    },
+    `status ${want}`,
+  );
+  return { ...part, res };
 }
 
 const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
@@ -136,14 +129,14 @@ const methodNotAllowed = defineCheck({
     for (const [method, path, allow] of [[ctx.rng.pick(['DELETE', 'PUT', 'PATCH']), '/', 'GET'], ['GET', '/echo', 'POST']] as const) {
       const p = await expectStatus(ctx, `${method} ${path}`, get(path, ctx.port, method === 'GET' ? {} : { 'Content-Length': '0' }, method), [405]);
       parts.push(p);
-      if (!p.ok || !p.conn || !p.res) continue;
+      if (!p.ok || !p.res) continue;
       const value = header(p.res, 'allow');
       const allows = (value ?? '').split(',').map((s) => s.trim().toUpperCase());
       parts.push({
         name: `Allow header on ${method} ${path}`,
         ok: allows.includes(allow),
         message: value === undefined ? 'no Allow header' : `Allow was "${value}"`,
-        exchange: p.conn.transcript({ expected: `an Allow header listing ${allow}` }),
+        exchange: { ...p.exchange!, expected: `an Allow header listing ${allow}` },
       });
     }
     return fromParts(parts);
@@ -284,34 +277,30 @@ const keepAlive = defineCheck({
   },
 });
 
+/** A request after which the server must answer 200 and then close the connection. */
+async function answeredThenClosed(ctx: CheckContext, bytes: string, why: string) {
+  const { conn, res } = await send(ctx, bytes);
+  if (res.status !== 200) return fail(`status was ${res.status}`, { exchanges: [conn.transcript({ expected: 'status 200' })] });
+  if (await conn.waitForEof()) return pass('answered, then closed');
+  return fail(`the connection was still open ${ctx.ioTimeoutMs} ms after the response: ${why}`, {
+    code: 'not-closed',
+    exchanges: [conn.transcript({ expected: 'the response, then the server closes the connection' })],
+  });
+}
+
 const connectionClose = defineCheck({
   id: 'connection-close',
   title: 'Connection: close gets the response, then EOF',
   points: 1,
-  async run(ctx) {
-    const { conn, res } = await send(ctx, get('/', ctx.port, { Connection: 'close' }));
-    if (res.status !== 200) return fail(`status was ${res.status}`, { exchanges: [conn.transcript()] });
-    if (await conn.waitForEof()) return pass('answered, then closed');
-    return fail(`the connection was still open ${ctx.ioTimeoutMs} ms after answering a request that said Connection: close`, {
-      code: 'not-closed',
-      exchanges: [conn.transcript({ expected: 'the response, then the server closes the connection' })],
-    });
-  },
+  run: (ctx) => answeredThenClosed(ctx, get('/', ctx.port, { Connection: 'close' }), 'the request said Connection: close'),
 });
 
 const http10 = defineCheck({
   id: 'http10',
   title: 'An HTTP/1.0 request is answered, then closed',
   points: 1,
-  async run(ctx) {
-    const { conn, res } = await send(ctx, 'GET / HTTP/1.0\r\nUser-Agent: serverlab-grader\r\n\r\n');
-    if (res.status !== 200) return fail(`status was ${res.status} (HTTP/1.0 requests need no Host header)`, { exchanges: [conn.transcript({ expected: 'status 200' })] });
-    if (await conn.waitForEof()) return pass('answered, then closed');
-    return fail('HTTP/1.0 closes after the response by default, but the connection stayed open', {
-      code: 'not-closed',
-      exchanges: [conn.transcript({ expected: 'the response, then EOF' })],
-    });
-  },
+  // HTTP/1.0 needs no Host header, and closes after the response unless asked to keep alive.
+  run: (ctx) => answeredThenClosed(ctx, 'GET / HTTP/1.0\r\nUser-Agent: serverlab-grader\r\n\r\n', 'HTTP/1.0 closes after the response by default'),
 });
 
 const pipelining = defineCheck({

@@ -1,6 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { defineCheck, defineExercise, fromParts, type CheckContext, type Part } from './define.ts';
-import { isProbeError } from '../probes/errors.ts';
+import { defineCheck, defineExercise, fromParts, probeCase, type CheckContext, type Part } from './define.ts';
 import { header } from '../probes/raw/parse-response.ts';
 import type { Rng } from '../rng.ts';
 
@@ -18,12 +17,16 @@ interface Parsed {
 
 type Field = keyof Parsed;
 
-/** Sends `GET <target>` with the given Host header and returns the request and the parsed JSON. */
-async function inspect(ctx: CheckContext, target: string, host = `127.0.0.1:${ctx.port}`) {
-  const request = `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`;
+/** `GET <target>` on a fresh connection, with the given Host header. */
+async function getOnce(ctx: CheckContext, target: string, host = `127.0.0.1:${ctx.port}`) {
   const conn = await ctx.connect();
-  await conn.send(Buffer.from(request, 'utf8'));
-  const res = await conn.readResponse();
+  await conn.send(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`, 'utf8'));
+  return { conn, res: await conn.readResponse() };
+}
+
+/** Asks for an /inspect target and returns the parsed JSON, or what was wrong with the answer. */
+async function inspect(ctx: CheckContext, target: string, host?: string) {
+  const { conn, res } = await getOnce(ctx, target, host);
   let json: Partial<Parsed> | undefined;
   let problem: string | undefined;
   if (res.status !== 200) problem = `status was ${res.status}`;
@@ -39,18 +42,19 @@ async function inspect(ctx: CheckContext, target: string, host = `127.0.0.1:${ct
 }
 
 /** One case: the fields the server reported must equal what a correct parse gives. */
-async function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string): Promise<Part> {
-  try {
-    const { conn, json, problem } = await inspect(ctx, target, host);
-    const expected = `200 application/json with ${JSON.stringify(want)}`;
-    if (!json) return { name, ok: false, message: problem!, exchange: conn.transcript({ expected }) };
-    const wrong = (Object.keys(want) as Field[]).filter((k) => !isDeepStrictEqual(json[k], want[k]));
-    const message = wrong.map((k) => `${k} was ${JSON.stringify(json[k])}, expected ${JSON.stringify(want[k])}`).join('; ');
-    return { name, ok: wrong.length === 0, message, exchange: conn.transcript({ expected }) };
-  } catch (e) {
-    if (!isProbeError(e)) throw e;
-    return { name, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
-  }
+function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string): Promise<Part> {
+  const expected = `200 application/json with ${JSON.stringify(want)}`;
+  return probeCase(
+    name,
+    async () => {
+      const { conn, json, problem } = await inspect(ctx, target, host);
+      if (!json) return { ok: false, message: problem!, exchange: conn.transcript({ expected }) };
+      const wrong = (Object.keys(want) as Field[]).filter((k) => !isDeepStrictEqual(json[k], want[k]));
+      const message = wrong.map((k) => `${k} was ${JSON.stringify(json[k])}, expected ${JSON.stringify(want[k])}`).join('; ');
+      return { ok: wrong.length === 0, message, exchange: conn.transcript({ expected }) };
+    },
+    expected,
+  );
 }
 
 /** Random words joined by the unreserved marks a server must pass through unchanged: - _ . ~ */
@@ -159,19 +163,18 @@ const absoluteForm = defineCheck({
   },
 });
 
-async function greetCase(ctx: CheckContext, name: string, target: string, body: string): Promise<Part> {
-  try {
-    const conn = await ctx.connect();
-    await conn.send(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nConnection: close\r\n\r\n`, 'utf8'));
-    const res = await conn.readResponse();
-    const got = res.body.toString('utf8');
-    const ok = res.status === 200 && got === body;
-    const message = res.status !== 200 ? `status was ${res.status}` : `body was ${JSON.stringify(got.slice(0, 80))}`;
-    return { name, ok, message, exchange: conn.transcript({ expected: `200 with body ${JSON.stringify(body)}` }) };
-  } catch (e) {
-    if (!isProbeError(e)) throw e;
-    return { name, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
-  }
+function greetCase(ctx: CheckContext, name: string, target: string, body: string): Promise<Part> {
+  const expected = `200 with body ${JSON.stringify(body)}`;
+  return probeCase(
+    name,
+    async () => {
+      const { conn, res } = await getOnce(ctx, target);
+      const got = res.body.toString('utf8');
+      const message = res.status !== 200 ? `status was ${res.status}` : `body was ${JSON.stringify(got.slice(0, 80))}`;
+      return { ok: res.status === 200 && got === body, message, exchange: conn.transcript({ expected }) };
+    },
+    expected,
+  );
 }
 
 const routing = defineCheck({
@@ -189,17 +192,15 @@ const routing = defineCheck({
   },
 });
 
-async function statusCase(ctx: CheckContext, target: string, status: number): Promise<Part> {
-  const name = `GET ${target}`;
-  try {
-    const conn = await ctx.connect();
-    await conn.send(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nConnection: close\r\n\r\n`);
-    const res = await conn.readResponse();
-    return { name, ok: res.status === status, message: `status was ${res.status}, expected ${status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
-  } catch (e) {
-    if (!isProbeError(e)) throw e;
-    return { name, ok: false, message: e.message, ...(e.exchange ? { exchange: e.exchange } : {}) };
-  }
+function statusCase(ctx: CheckContext, target: string, status: number): Promise<Part> {
+  return probeCase(
+    `GET ${target}`,
+    async () => {
+      const { conn, res } = await getOnce(ctx, target);
+      return { ok: res.status === status, message: `status was ${res.status}, expected ${status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
+    },
+    `status ${status}`,
+  );
 }
 
 const notFound = defineCheck({

@@ -2,6 +2,7 @@ import type { Evidence, Exchange } from '../report/model.ts';
 import type { RunningServer } from '../server/server.ts';
 import type { Rng } from '../rng.ts';
 import { RawConnection, type ConnectOptions } from '../probes/raw/connection.ts';
+import { isProbeError } from '../probes/errors.ts';
 
 export interface CheckContext {
   port: number;
@@ -67,6 +68,20 @@ export interface Part {
   message?: string;
   exchange?: Exchange;
   weight?: number;
+}
+
+/**
+ * Runs one case of a check. A server that refuses, resets, stays silent or answers malformed bytes
+ * fails this case, with the transcript, instead of ending the whole check.
+ */
+export async function probeCase(name: string, run: () => Promise<Omit<Part, 'name'>>, expected?: string): Promise<Part> {
+  try {
+    return { name, ...(await run()) };
+  } catch (e) {
+    if (!isProbeError(e)) throw e;
+    const message = expected ? `${e.message}; expected ${expected}` : e.message;
+    return { name, ok: false, message, ...(e.exchange ? { exchange: { ...e.exchange, ...(expected ? { expected } : {}) } } : {}) };
+  }
 }
 
 /** A check made of independent cases: pass when all pass, partial credit by weight otherwise. */
