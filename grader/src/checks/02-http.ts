@@ -2,6 +2,7 @@ import { defineCheck, defineExercise, fail, fromParts, pass, probeCase, type Che
 import { isProbeError } from '../probes/errors.ts';
 import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
 import { get } from '../probes/raw/request.ts';
+import { httpCall, type HttpCall } from '../probes/http/client.ts';
 
 // 02-http: a real HTTP/1.1 server over raw sockets. Routes: GET/HEAD / (an HTML page), POST /echo
 // (the body back); 404 elsewhere, 405 with Allow for a known method a route does not take, 501 for
@@ -327,6 +328,34 @@ const pipelining = defineCheck({
   },
 });
 
+const realClient = defineCheck({
+  id: 'real-client',
+  title: 'A standard HTTP client (undici, as in fetch) is answered',
+  points: 2,
+  async run(ctx) {
+    const body = Buffer.from(ctx.rng.word(20), 'latin1');
+    const missing = `/${ctx.rng.word()}`;
+    const cases: Array<[HttpCall, number, Buffer?]> = [
+      [{ method: 'GET', path: '/' }, 200],
+      [{ method: 'POST', path: '/echo', body, headers: { 'content-type': 'application/octet-stream' } }, 200, body],
+      [{ method: 'HEAD', path: '/' }, 200],
+      [{ method: 'GET', path: missing }, 404],
+    ];
+    const parts: Part[] = [];
+    for (const [call, status, echo] of cases) {
+      const a = await httpCall(ctx.port, call, { timeoutMs: ctx.ioTimeoutMs, signal: ctx.signal });
+      const ok = a.error === undefined && a.status === status && (!echo || a.body!.equals(echo));
+      const got = a.error ?? `status ${a.status}${echo && !a.body!.equals(echo) ? `, body ${JSON.stringify(a.body!.toString('latin1').slice(0, 60))}` : ''}`;
+      parts.push({ name: `${call.method} ${call.path}`, ok, message: `got ${got}, expected status ${status}${echo ? ` and the body "${echo}"` : ''}`, exchange: a.exchange });
+    }
+    const verdict = fromParts(parts, 'real-client');
+    if (verdict.status === 'pass') return verdict;
+    // Without a raw transcript, say what this client does differently from the other probes.
+    verdict.evidence.message += '. undici writes header names in lower case (host:, content-length:), as many clients do; header names are case-insensitive.';
+    return verdict;
+  },
+});
+
 const badRequestLine = defineCheck({
   id: 'bad-request-line',
   title: 'A malformed request line gets 400',
@@ -444,6 +473,7 @@ export default defineExercise({
     connectionClose,
     http10,
     pipelining,
+    realClient,
     badRequestLine,
     missingHost,
     badContentLength,

@@ -40,6 +40,8 @@ const HINTS: Record<string, string> = {
   'body-mismatch': 'Read exactly Content-Length bytes of body, even when they arrive in many pieces, and send them back unchanged (they may be binary).',
   'pipelining':
     'A client may send several requests before reading any response. Bytes left in your buffer after one request are the start of the next: keep them.',
+  'real-client':
+    'Compare header names without regard to case: "host", "Host" and "HOST" are the same header. Real clients (fetch, curl, browsers) do not all write them the same way.',
   'check-timeout':
     'The check ran out of time. The server may be stuck: for example blocked reading from one client while another waits.',
 };
