@@ -1,0 +1,39 @@
+// npm run bench:stability [-- ROUNDS]: grades every broken fixture and every reference solution
+// ROUNDS times with fresh random seeds, and counts verdicts that differ from what is expected
+// (a fixture failing exactly its fault.json checks; a solution at full marks).
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../src/course/course.ts';
+import { grade } from '../src/pipeline.ts';
+import type { Track } from '../src/report/model.ts';
+
+const rounds = Number(process.argv[2] ?? 3);
+const broken = path.join(REPO_ROOT, 'fixtures/broken');
+const faults = readdirSync(broken)
+  .filter((name) => existsSync(path.join(broken, name, 'fault.json')))
+  .map((name) => ({ name, ...(JSON.parse(readFileSync(path.join(broken, name, 'fault.json'), 'utf8')) as { exercise: string; track: Track; fails: string[] }) }));
+
+let runs = 0;
+const surprises: string[] = [];
+const t0 = performance.now();
+for (let round = 1; round <= rounds; round++) {
+  const solutions = await grade({ target: path.join(REPO_ROOT, 'solutions'), track: 'all' });
+  runs += solutions.exercises.length;
+  for (const ex of solutions.exercises) {
+    if (ex.score !== ex.maxScore) surprises.push(`round ${round} seed ${solutions.seed}: solutions ${ex.id}[${ex.track}] ${ex.score}/${ex.maxScore}`);
+  }
+  await Promise.all(
+    [0, 1].map(async (worker) => {
+      for (const f of faults.filter((_, i) => i % 2 === worker)) {
+        const r = await grade({ target: path.join(broken, f.name), exercises: [f.exercise], track: f.track });
+        runs++;
+        const failed = r.exercises[0]!.checks.filter((c) => c.status !== 'pass' && c.status !== 'skipped').map((c) => c.id);
+        if (failed.join() !== f.fails.join()) surprises.push(`round ${round} seed ${r.seed}: ${f.name} failed [${failed}] instead of [${f.fails}]`);
+      }
+    }),
+  );
+  console.log(`round ${round}: ${runs} graded units so far, ${surprises.length} surprises`);
+}
+console.log(`${runs} graded units in ${((performance.now() - t0) / 1000).toFixed(0)} s; verdicts that differed from the expected: ${surprises.length}`);
+for (const s of surprises) console.log(`  ${s}`);
+process.exitCode = surprises.length ? 1 : 0;
