@@ -146,4 +146,20 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
     expect(tail).toContain('flood');
     expect(tail.length).toBeLessThan(10 * 1024);
   });
+
+  it.concurrent.skipIf(!onLinux)('escapes-group: a descendant that left the process group is found, named and killed', async () => {
+    const { ex, fixture } = await gradeHostile('escapes-group');
+    expect(ex.score).toBe(ex.maxScore);
+    const escaped = (ex.server?.leftBehind ?? []).filter((p) => p.includes("had left the server's process group"));
+    expect(escaped.length).toBeGreaterThanOrEqual(1);
+    for (const p of escaped) expect(p).toContain(fixture);
+  });
+
+  it.concurrent.skipIf(!onLinux)('listens-on-ipv6-loopback: named as listening where 127.0.0.1 cannot reach', async () => {
+    const { ex, elapsedMs } = await gradeHostile('listens-on-ipv6-loopback');
+    expect(ex.server?.startFailure?.code).toBe('wrong-address');
+    expect(ex.server?.startFailure?.message).toMatch(/listens on \[::1\] port \d+, which 127\.0\.0\.1 cannot reach/);
+    expect(ex.server?.startFailure?.hint).toMatch(/Listen on 127\.0\.0\.1/);
+    expect(elapsedMs).toBeLessThan(OPTS.readyTimeoutMs + 10_000);
+  });
 });

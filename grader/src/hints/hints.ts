@@ -19,6 +19,8 @@ const HINTS: Record<string, string> = {
     'The server never listened on the port. It must listen on 127.0.0.1 at the port given in the PORT environment variable.',
   'missing-server-file':
     'The grader looks for server.ts (track ts) or server.py (track py) in the exercise folder. Pick your language with --track, or set "serverlab": { "track": "py" } in package.json.',
+  'wrong-address':
+    'Listen on 127.0.0.1 (or on every address, 0.0.0.0). A socket bound to ::1 or another address is not reachable at 127.0.0.1, where the grader connects.',
   'spawn-failed': 'The grader could not start your server file. Is it there, and is python3 / node on your PATH?',
   'bare-lf': 'Every line of an HTTP head ends with \\r\\n, not \\n alone.',
   'bad-status-line': 'A response starts with a status line: HTTP/1.1, a space, a three-digit code, a space, a reason phrase, then \\r\\n.',

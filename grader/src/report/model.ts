@@ -46,7 +46,7 @@ export interface ServerReport {
   /** Milliseconds from spawn until the port was listening (first start). */
   startMs?: number;
   starts: number;
-  /** Processes still alive in the server's group after SIGTERM, killed with SIGKILL. */
+  /** Processes still alive after SIGTERM, and descendants that had left the server's process group; all killed. */
   leftBehind: string[];
   stderrTail?: string;
   /** Why the server could not be started (or restarted); the checks after it did not run. */

@@ -38,7 +38,7 @@ function renderExercise(ex: ExerciseResult, c: ChalkInstance, opts: TerminalOpti
     if (notRun) lines.push(c.dim('      not run: the server did not start (see above)'));
     else if (ch.status !== 'pass' || opts.verbose) lines.push(...renderEvidence(ch, c).map((l) => `      ${l}`));
   }
-  if (s?.leftBehind.length) lines.push(c.yellow(`  ! still running after SIGTERM, killed: ${s.leftBehind.join('; ')}`));
+  if (s?.leftBehind.length) lines.push(c.yellow('  ! processes the grader had to kill (still running after SIGTERM, or escaped from the process group):'), ...s.leftBehind.map((p) => c.yellow(`      ${p}`)));
   const failed = ex.checks.some((ch) => ch.status !== 'pass' && ch.status !== 'skipped');
   if (failed && !sf && s?.stderrTail && !ex.checks.some((ch) => ch.evidence.stderr)) {
     lines.push(c.dim('  server output (last lines):'), ...s.stderrTail.split('\n').map((l) => c.dim(`    | ${l}`)));

@@ -2,8 +2,9 @@ import { execa, type ResultPromise } from 'execa';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Track } from '../report/model.ts';
-import { isListening } from '../probes/proc/listen-table.ts';
-import { processGroup, signalGroup } from '../probes/proc/processes.ts';
+import { randomUUID } from 'node:crypto';
+import { isListening, listenRows } from '../probes/proc/listen-table.ts';
+import { processesTagged, processGroup, signalGroup, signalProcess, type ProcessInfo } from '../probes/proc/processes.ts';
 import { ENTRY_FILE, hasEntry, launchCommand } from './launch.ts';
 import { OutputTail } from './output-tail.ts';
 import { liveGroups } from './live-groups.ts';
@@ -16,6 +17,8 @@ export interface StartOptions {
   env: Record<string, string>;
   /** How long a server may take to listen; generous, since a loaded CI runner is slow to start Node. */
   readyTimeoutMs: number;
+  /** Abandons the start (the check that asked for it ran out of time). */
+  signal?: AbortSignal;
 }
 
 export interface ExitInfo {
@@ -26,7 +29,7 @@ export interface ExitInfo {
 /** Why a server could not be started; becomes the evidence of every check of its exercise. */
 export class StartError extends Error {
   constructor(
-    readonly code: 'server-exited' | 'never-listened' | 'spawn-failed' | 'missing-server-file',
+    readonly code: 'server-exited' | 'never-listened' | 'wrong-address' | 'spawn-failed' | 'missing-server-file' | 'start-abandoned',
     message: string,
     readonly output: string,
   ) {
@@ -35,12 +38,14 @@ export class StartError extends Error {
 }
 
 export interface StopReport {
-  /** Processes that outlived SIGTERM and the grace period, killed with SIGKILL. */
+  /** Processes that outlived SIGTERM and the grace period, and descendants that left the process group; all killed. */
   leftBehind: string[];
 }
 
 const POLL_MS = 10;
 const TERM_GRACE_MS = 3000;
+/** The environment variable that marks every process of one server start, wherever it goes. */
+export const SERVER_TAG = 'SERVERLAB_SERVER';
 
 /** A student's server running as its own process group. */
 export class RunningServer {
@@ -54,6 +59,8 @@ export class RunningServer {
     readonly startMs: number,
     private readonly output: OutputTail,
     exited: Promise<ExitInfo>,
+    private readonly tag: string,
+    private readonly child: ResultPromise,
   ) {
     this.exited = exited;
     exited.then((e) => (this.exit = e));
@@ -76,11 +83,12 @@ export class RunningServer {
     const command = [cmd.file === process.execPath ? 'node' : path.basename(cmd.file), ...cmd.args.map(shorten)].join(' ');
     const output = new OutputTail();
     const t0 = performance.now();
+    const tag = randomUUID();
     let child: ResultPromise;
     try {
       child = execa(cmd.file, cmd.args, {
         cwd: opts.dir,
-        env: { ...serverBaseEnv(), ...opts.env, PORT: String(opts.port) },
+        env: { ...serverBaseEnv(), ...opts.env, PORT: String(opts.port), [SERVER_TAG]: tag },
         extendEnv: false,
         detached: true, // its own process group, so the whole tree can be signalled at once
         stdin: 'ignore',
@@ -93,29 +101,38 @@ export class RunningServer {
     }
     child.stdout?.on('data', (d: Buffer) => output.push(d));
     child.stderr?.on('data', (d: Buffer) => output.push(d));
-    const exited = child.then(
-      (r) => ({ exitCode: r.exitCode, signal: r.signal }),
-      (e: { exitCode?: number; signal?: string }) => ({ exitCode: e.exitCode, signal: e.signal }),
-    );
+    // The process's own exit, not execa's result: that also waits for the output pipes to close,
+    // which a child holding them can put off for ever.
+    const exited = new Promise<ExitInfo>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ ...(code !== null ? { exitCode: code } : {}), ...(signal ? { signal } : {}) }));
+      child.once('error', () => resolve({}));
+    });
+    child.catch(() => undefined);
     const pid = child.pid;
     if (pid === undefined) {
       const e = await exited;
       throw new StartError('spawn-failed', `could not start ${command} (${describeExit(e)})`, output.text());
     }
     liveGroups.add(pid);
-    const server = new RunningServer(pid, opts.port, command, 0, output, exited);
+    const server = new RunningServer(pid, opts.port, command, 0, output, exited, tag, child);
 
     const deadline = Date.now() + opts.readyTimeoutMs;
+    let elsewhereSince: number | undefined;
     for (;;) {
-      if (server.exit) {
+      const fail = async (code: StartError['code'], message: string) => {
         await server.stop();
-        throw new StartError('server-exited', `the server exited before listening on port ${opts.port} (${describeExit(server.exit)})`, output.text());
-      }
+        return new StartError(code, message, output.text());
+      };
+      if (server.exit) throw await fail('server-exited', `the server exited before listening on port ${opts.port} (${describeExit(server.exit)})`);
+      if (opts.signal?.aborted) throw await fail('start-abandoned', 'the start was abandoned: the check ran out of time');
       if (await isListening(opts.port)) break;
-      if (Date.now() > deadline) {
-        await server.stop();
-        throw new StartError('never-listened', `the server did not listen on 127.0.0.1:${opts.port} within ${opts.readyTimeoutMs / 1000} s`, output.text());
+      // Listening on the port, but where 127.0.0.1 cannot reach (::1, 127.0.0.2, another interface).
+      const elsewhere = process.platform === 'linux' ? (await listenRows(opts.port)).map((r) => r.address) : [];
+      elsewhereSince = elsewhere.length ? (elsewhereSince ?? Date.now()) : undefined;
+      if (elsewhereSince !== undefined && Date.now() - elsewhereSince > 1000) {
+        throw await fail('wrong-address', `the server listens on ${elsewhere.map((a) => (a.includes(':') ? `[${a}]` : a)).join(', ')} port ${opts.port}, which 127.0.0.1 cannot reach`);
       }
+      if (Date.now() > deadline) throw await fail('never-listened', `the server did not listen on 127.0.0.1:${opts.port} within ${opts.readyTimeoutMs / 1000} s`);
       // Quick polls while a normal server starts, then slower: each read of the kernel's socket
       // table costs CPU that a slow-starting server on a small machine needs.
       await within(exited, Date.now() - deadline + opts.readyTimeoutMs < 1000 ? POLL_MS : POLL_MS * 10);
@@ -124,20 +141,35 @@ export class RunningServer {
     return server;
   }
 
-  /** SIGTERM to the whole group, then SIGKILL to whatever is still there after a grace period. */
+  /**
+   * SIGTERM to the whole group and to every process carrying this start's tag (descendants that
+   * left the group), then SIGKILL to whatever is still there after a grace period.
+   */
   async stop(): Promise<StopReport> {
+    const members = async () => {
+      const all = [...(await processGroup(this.pid)), ...(await processesTagged(SERVER_TAG, this.tag))];
+      return [...new Map(all.filter((p) => p.state !== 'Z').map((p) => [p.pid, p])).values()];
+    };
+    const describe = (p: ProcessInfo) => `pid ${p.pid} (parent ${p.ppid}): ${p.command}`;
     signalGroup(this.pid, 'SIGTERM');
+    let alive = await members();
+    // Descendants that left the group (setsid) would have outlived a group signal: always named.
+    const escaped = alive.filter((p) => p.pgrp !== this.pid).map((p) => `${describe(p)} (had left the server's process group)`);
+    for (const p of alive) signalProcess(p.pid, 'SIGTERM');
     const deadline = Date.now() + TERM_GRACE_MS;
-    let members = await processGroup(this.pid);
-    while (members.some((p) => p.state !== 'Z') && Date.now() < deadline) {
+    while (alive.length && Date.now() < deadline) {
       await sleep(POLL_MS * 2);
-      members = await processGroup(this.pid);
+      alive = await members();
     }
-    const leftBehind = members.filter((p) => p.state !== 'Z').map((p) => `pid ${p.pid} (parent ${p.ppid}): ${p.command}`);
-    if (leftBehind.length) signalGroup(this.pid, 'SIGKILL');
+    signalGroup(this.pid, 'SIGKILL');
+    for (const p of alive) signalProcess(p.pid, 'SIGKILL');
+    // Whatever still holds the output pipes must not keep the grader waiting on them.
+    this.child.stdout?.destroy();
+    this.child.stderr?.destroy();
     await within(this.exited, TERM_GRACE_MS);
     liveGroups.delete(this.pid);
-    return { leftBehind };
+    const survivors = alive.filter((p) => p.pgrp === this.pid).map(describe);
+    return { leftBehind: [...survivors, ...escaped] };
   }
 }
 
@@ -150,13 +182,15 @@ function shorten(arg: string): string {
   return arg.startsWith('file://') ? 'tsx' : arg;
 }
 
-/** The grader's environment, less what would change how the student's runtime behaves. */
+/**
+ * What the server inherits from the grader: enough to find its runtime and libraries, nothing else
+ * (no CI secrets, no NODE_OPTIONS), and a fixed hash seed so Python behaves the same every run.
+ */
 function serverBaseEnv(): Record<string, string> {
+  const keep = /^(PATH|HOME|USER|LOGNAME|SHELL|TMPDIR|TZ|LANG|LC_\w+|PYENV_\w+|VIRTUAL_ENV|CONDA_\w+|SYSTEMROOT)$/;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || k === 'NODE_OPTIONS' || k.startsWith('VITEST') || k.startsWith('npm_')) continue;
-    env[k] = v;
-  }
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && keep.test(k)) env[k] = v;
   env.PYTHONDONTWRITEBYTECODE = '1';
+  env.PYTHONHASHSEED = '0';
   return env;
 }

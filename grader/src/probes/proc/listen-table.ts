@@ -3,6 +3,8 @@ import net from 'node:net';
 import { execa } from 'execa';
 
 export interface ListenRow {
+  /** Local address, as text: 127.0.0.1, 0.0.0.0, ::, ::1, ... */
+  address: string;
   /** Socket inode: the key to find which process holds it (socket:[inode] in /proc/PID/fd). */
   inode: number;
   /** Connections waiting to be accepted. */
@@ -26,18 +28,32 @@ export async function listenRows(port: number): Promise<ListenRow[]> {
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || f[3] !== '0A') continue;
       if (f[1]!.split(':')[1] !== hexPort) continue;
-      rows.push({ inode: Number(f[9]), acceptQueue: parseInt(f[4]!.split(':')[1]!, 16), family });
+      rows.push({ address: hexAddress(f[1]!.split(':')[0]!), inode: Number(f[9]), acceptQueue: parseInt(f[4]!.split(':')[1]!, 16), family });
     }
   }
   return rows;
 }
+
+/** /proc/net/tcp writes addresses as host-order 32-bit words in hex. */
+function hexAddress(hex: string): string {
+  const words = hex.match(/.{8}/g)!.map((w) => Buffer.from(w, 'hex').reverse());
+  if (words.length === 1) return [...words[0]!].join('.');
+  const bytes = Buffer.concat(words);
+  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${[...bytes.subarray(12)].join('.')}`;
+  if (bytes.every((b) => b === 0)) return '::';
+  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16));
+  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+/** Addresses from which a connection to 127.0.0.1 is accepted. */
+export const reachesLoopback = (row: ListenRow): boolean => ['127.0.0.1', '0.0.0.0', '::', '::ffff:127.0.0.1'].includes(row.address);
 
 /**
  * True when something listens on the port. Linux reads the kernel's table; macOS asks lsof; only
  * where neither works does it connect, a connection the server will see and must survive.
  */
 export async function isListening(port: number): Promise<boolean> {
-  if (process.platform === 'linux') return (await listenRows(port)).length > 0;
+  if (process.platform === 'linux') return (await listenRows(port)).some(reachesLoopback);
   const lsof = await execa('lsof', ['-nP', '-t', `-iTCP:${port}`, '-sTCP:LISTEN'], { reject: false });
   if (lsof.exitCode === 0) return lsof.stdout.trim().length > 0;
   if (lsof.exitCode === 1 && !lsof.stderr) return false;

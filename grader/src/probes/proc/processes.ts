@@ -47,6 +47,36 @@ export async function processGroup(pgid: number): Promise<ProcessInfo[]> {
     .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), pgrp: Number(m[3]), state: m[4]![0]!, threads: 1, command: m[5]! }));
 }
 
+/**
+ * Processes whose environment holds NAME=VALUE (Linux). Every server gets a variable of its own, so
+ * descendants that left its process group (setsid, a double fork) are still found.
+ */
+export async function processesTagged(name: string, value: string): Promise<ProcessInfo[]> {
+  if (process.platform !== 'linux') return [];
+  const needle = Buffer.from(`\0${name}=${value}\0`);
+  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
+  const found = await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        const env = Buffer.concat([Buffer.from([0]), await readFile(`/proc/${pid}/environ`), Buffer.from([0])]);
+        return env.includes(needle) ? linuxProcess(pid) : undefined;
+      } catch {
+        return undefined; // gone, or not ours to read
+      }
+    }),
+  );
+  return found.filter((p): p is ProcessInfo => p !== undefined);
+}
+
+/** Signals one process; one that is already gone is fine. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // ESRCH
+  }
+}
+
 /** Signals a whole process group; a group that is already gone is fine. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
