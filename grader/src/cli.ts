@@ -72,17 +72,15 @@ async function main(argv: string[]): Promise<number> {
   return result.passed ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`serverlab: ${e.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`serverlab: internal error: ${(e as Error).stack ?? e}\n`);
-      process.exitCode = 3;
-    }
-  },
-);
+// Exit explicitly once stdout is flushed: nothing a server left open may keep the grader running.
+const exit = (code: number) => process.stdout.write('', () => process.exit(code));
+
+main(process.argv.slice(2)).then(exit, (e) => {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`serverlab: ${e.message}\n`);
+    exit(2);
+  } else {
+    process.stderr.write(`serverlab: internal error: ${(e as Error).stack ?? e}\n`);
+    exit(3);
+  }
+});

@@ -28,11 +28,14 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
   const report: ServerReport = { command: '', starts: 0, leftBehind: [] };
   let server: RunningServer | undefined;
   let startError: StartError | undefined;
+  // Every server this unit started, so none outlives it, even one a timed-out check was restarting.
+  const started = new Set<RunningServer>();
 
-  const start = async () => {
+  const start = async (signal?: AbortSignal) => {
     report.starts++;
     try {
-      server = await RunningServer.start({ dir: unit.dir, track: unit.track, port, env, readyTimeoutMs: opts.readyTimeoutMs });
+      server = await RunningServer.start({ dir: unit.dir, track: unit.track, port, env, readyTimeoutMs: opts.readyTimeoutMs, signal });
+      started.add(server);
       report.command = server.command;
       report.startMs ??= server.startMs;
       startError = undefined;
@@ -42,16 +45,18 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
       startError = e;
     }
   };
-  const stop = async () => {
-    if (!server) return;
-    const { leftBehind } = await server.stop();
+  const stop = async (s = server) => {
+    if (!s) return;
+    if (s === server) server = undefined;
+    started.delete(s);
+    const { leftBehind } = await s.stop();
     report.leftBehind.push(...leftBehind);
-    report.stderrTail = server.outputTail() || undefined;
+    report.stderrTail = s.outputTail() || undefined;
   };
 
-  const restart = async () => {
+  const restart = async (signal: AbortSignal) => {
     await stop();
-    await start();
+    await start(signal);
     if (!server) throw new ProbeErrorFromStart(startError!);
   };
 
@@ -66,7 +71,8 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
         continue;
       }
       if (Date.now() > opts.deadline) {
-        checks.push(finish(base, c0, { status: 'fail', code: 'run-time-limit', evidence: { message: 'not run: the grading run reached its time limit' } }));
+        // Where a run's time ends depends on the machine: such a check costs no points, but the run cannot pass.
+        checks.push({ ...base, score: 0, status: 'error', durationMs: 0, code: 'run-time-limit', evidence: { message: 'not run: the grading run reached its time limit' } });
         continue;
       }
       // A server that died during an earlier check is started again, so one crash costs one check.
@@ -86,6 +92,7 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
     }
   } finally {
     await stop();
+    for (const s of started) await stop(s);
   }
 
   const counted = checks.filter((c) => c.status !== 'skipped' && c.status !== 'error');
@@ -104,7 +111,7 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
 interface RunCheckEnv {
   env: Record<string, string>;
   opts: RunnerOptions;
-  restart(): Promise<void>;
+  restart(signal: AbortSignal): Promise<void>;
   getServer(): RunningServer | undefined;
 }
 
@@ -126,18 +133,23 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
       connections.push(conn);
       return conn;
     },
-    restartServer: r.restart,
+    restartServer: () => r.restart(controller.signal),
   };
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<Verdict>((resolve) => {
     timer = setTimeout(() => {
       controller.abort(new Error('check timed out'));
-      resolve({ status: 'fail', code: 'check-timeout', evidence: { message: `the check did not finish within ${timeoutMs / 1000} s` } });
+      // What the open connections had seen is the evidence of where the server got stuck.
+      const exchanges = connections.slice(-3).map((c) => c.transcript());
+      resolve({ status: 'fail', code: 'check-timeout', evidence: { message: `the check did not finish within ${timeoutMs / 1000} s`, ...(exchanges.length ? { exchanges } : {}) } });
     }, timeoutMs);
   });
   let verdict: Verdict | GraderFault;
+  const running = check.run(ctx);
   try {
-    verdict = await Promise.race([check.run(ctx), timedOut]);
+    verdict = await Promise.race([running, timedOut]);
+    // An abandoned check is given a moment to notice the abort, so nothing it started runs on.
+    if (controller.signal.aborted) await within(running.catch(() => undefined), 2000);
   } catch (e) {
     if (isProbeError(e)) {
       const evidence = { message: e.message, ...(e.exchange ? { exchanges: [e.exchange] } : {}), ...(e.output ? { stderr: e.output } : {}) };

@@ -147,7 +147,7 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
     expect(tail.length).toBeLessThan(10 * 1024);
   });
 
-  it.concurrent.skipIf(!onLinux)('escapes-group: a descendant that left the process group is found, named and killed', async () => {
+  it.skipIf(!onLinux).concurrent('escapes-group: a descendant that left the process group is found, named and killed', async () => {
     const { ex, fixture } = await gradeHostile('escapes-group');
     expect(ex.score).toBe(ex.maxScore);
     const escaped = (ex.server?.leftBehind ?? []).filter((p) => p.includes("had left the server's process group"));
@@ -155,7 +155,7 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
     for (const p of escaped) expect(p).toContain(fixture);
   });
 
-  it.concurrent.skipIf(!onLinux)('listens-on-ipv6-loopback: named as listening where 127.0.0.1 cannot reach', async () => {
+  it.skipIf(!onLinux).concurrent('listens-on-ipv6-loopback: named as listening where 127.0.0.1 cannot reach', async () => {
     const { ex, elapsedMs } = await gradeHostile('listens-on-ipv6-loopback');
     expect(ex.server?.startFailure?.code).toBe('wrong-address');
     expect(ex.server?.startFailure?.message).toMatch(/listens on \[::1\] port \d+, which 127\.0\.0\.1 cannot reach/);

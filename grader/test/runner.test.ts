@@ -10,8 +10,9 @@ const runnerOpts = { seed: 's', ioTimeoutMs: 2000, checkTimeoutMs: 5000, readyTi
 describe('the runner', () => {
   it.concurrent('stops starting checks when the run reaches its time bound, and still finishes the report', async () => {
     const ex = await gradeOne('solutions', '01-sockets', 'py', { runTimeoutMs: 1 });
-    expect(ex.checks.map((c) => c.code)).toEqual(ex.checks.map(() => 'run-time-limit'));
-    expect(ex.score).toBe(0);
+    expect(ex.checks.map((c) => `${c.status}:${c.code}`)).toEqual(ex.checks.map(() => 'error:run-time-limit'));
+    // Where the time runs out depends on the machine: no points lost for it, but no pass either.
+    expect([ex.score, ex.maxScore]).toEqual([0, 0]);
   });
 
   it.concurrent('fails a check that outlives its time limit, and carries on with the next', async () => {

@@ -119,7 +119,7 @@ const backlog = defineCheck({
     if (ss.failed && /ENOENT/.test(String(ss.code))) return skip('the ss command (iproute2) is not installed');
     // Columns: State Recv-Q Send-Q Local Peer; for a listener Send-Q is the backlog.
     const row = ss.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === 'LISTEN');
-    if (!row) throw new Error(`ss showed no listener on port ${ctx.port}: ${ss.stdout || ss.stderr}`);
+    if (!row) return fail(`nothing listens on port ${ctx.port} any more (the server stopped listening)`, { code: 'not-listening', values: { BACKLOG: asked } });
     const shown = Number(row[2]);
     const values = { BACKLOG: asked, kernelBacklog: shown, somaxconn };
     if (shown === expected) return pass(`the kernel shows a backlog of ${shown}, as asked`, { values });

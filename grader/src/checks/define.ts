@@ -17,7 +17,7 @@ export interface CheckContext {
   ioTimeoutMs: number;
   /** Opens a recorded connection to the server; closed by the runner after the check. */
   connect(opts?: Partial<Omit<ConnectOptions, 'port' | 'signal'>>): Promise<RawConnection>;
-  /** Stops the server and starts it again on the same port. */
+  /** Stops the server and starts it again on the same port; abandoned if the check runs out of time. */
   restartServer(): Promise<void>;
 }
 

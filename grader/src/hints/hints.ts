@@ -33,6 +33,7 @@ const HINTS: Record<string, string> = {
   'not-closed': 'After the response the server must close its side of the connection (close the socket), or the client keeps waiting.',
   'blocked-by-silent-client':
     'While your server waited for bytes from a client that sent nothing, nobody else was served. Put a timeout on reads from a client (settimeout in Python, setTimeout on a Node socket) and drop clients that stay silent.',
+  'not-listening': 'The server stopped listening: did it close its listening socket, or leave its accept loop?',
   'wrong-backlog': 'Pass the BACKLOG environment variable, as a number, to listen().',
   'address-in-use':
     'Right after a server closes connections, the kernel keeps them in TIME_WAIT and refuses to bind the port again unless the socket has SO_REUSEADDR set before bind().',

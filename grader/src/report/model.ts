@@ -76,7 +76,7 @@ export interface RunResult {
   /** Score needed to pass, in points. */
   passMark: number;
   passed: boolean;
-  /** Checks the grader itself could not run; they never cost points. */
+  /** Checks the grader could not run (a grader error, or the run's time limit); they cost no points but block passing. */
   graderErrors: number;
   exercises: ExerciseResult[];
 }

@@ -88,7 +88,9 @@ function renderSummary(result: RunResult, c: ChalkInstance): string[] {
   const pct = result.maxScore ? Math.floor((result.score / result.maxScore) * 100) : 0;
   const verdict = result.passed ? c.green.bold('passed') : c.red.bold('not passed');
   const lines = [`${c.bold('Total')} ${result.score}/${result.maxScore} (${pct}%)  pass mark ${result.passMark}  ${verdict}  ${c.dim(`${(result.durationMs / 1000).toFixed(1)} s`)}`];
-  if (result.graderErrors) lines.push(c.magenta(`${result.graderErrors} check(s) hit a grader error and were not counted; please report it with the seed.`));
+  if (result.graderErrors) {
+    lines.push(c.magenta(`${result.graderErrors} check(s) could not be graded (a grader error, or the run's time limit): they count for nothing, and the run cannot pass. Please report a grader error with the seed.`));
+  }
   lines.push(c.dim(`Repeat these exact probes with --seed ${result.seed}`));
   return lines;
 }

@@ -18,10 +18,10 @@ export function killLiveGroupsOnExit(): void {
     liveGroups.clear();
   };
   process.on('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  for (const [sig, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
     process.once(sig, () => {
       killAll();
-      process.exit(130);
+      process.exit(128 + number);
     });
   }
 }
