@@ -45,6 +45,7 @@ const HINTS: Record<string, string> = {
     'A client may send several requests before reading any response. Bytes left in your buffer after one request are the start of the next: keep them.',
   'real-client':
     'Compare header names without regard to case: "host", "Host" and "HOST" are the same header. Real clients (fetch, curl, browsers) do not all write them the same way.',
+  'response-too-large': 'The server sent far more than the response should hold: does it keep writing after the response (or loop forever)?',
   'check-timeout':
     'The check ran out of time. The server may be stuck: for example blocked reading from one client while another waits.',
 };

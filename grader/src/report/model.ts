@@ -12,6 +12,8 @@ export interface Exchange {
   sentBytes: number;
   received: string;
   receivedBytes: number;
+  /** Offset in the stream of the first byte of `received`, when the start was left out. */
+  receivedFrom?: number;
   /** What a correct server would have sent, in words or bytes. */
   expected?: string;
   /** The first protocol violation in `received`, with the offset of the offending byte. */

@@ -68,7 +68,11 @@ function renderExchange(ex: Exchange, c: ChalkInstance): string[] {
   lines.push(c.dim(`sent (${ex.sentBytes} bytes):`), ...bytesBlock(ex.sent, ex.sentBytes, c));
   lines.push(c.dim(`received (${ex.receivedBytes} bytes):`));
   if (ex.receivedBytes === 0) lines.push(c.dim('  (nothing)'));
-  else lines.push(...bytesBlock(ex.received, ex.receivedBytes, c, ex.violation?.offset));
+  else {
+    const from = ex.receivedFrom ?? 0;
+    if (from) lines.push(c.dim(`  … ${from} bytes before these not shown`));
+    lines.push(...bytesBlock(ex.received, ex.receivedBytes - from, c, ex.violation ? ex.violation.offset - from : undefined));
+  }
   if (ex.violation) lines.push(c.red(`protocol violation at byte ${ex.violation.offset} (${ex.violation.code}): ${ex.violation.message}`));
   if (ex.expected) lines.push(`${c.dim('expected:')} ${ex.expected}`);
   return lines;

@@ -2,7 +2,8 @@ import net, { type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProbeError } from '../../src/probes/errors.ts';
-import { RawConnection, type ConnectOptions } from '../../src/probes/raw/connection.ts';
+import { MAX_RECEIVED_BYTES, RawConnection, type ConnectOptions } from '../../src/probes/raw/connection.ts';
+import { toExchange } from '../../src/probes/raw/transcript.ts';
 
 // Each test starts a raw TCP server on a free port that answers with hand-made bytes, so the
 // connection sees exactly the framing (or the failure) under test.
@@ -252,5 +253,48 @@ describe('RawConnection: waitForEof', () => {
     await conn.send(REQUEST);
     await conn.readResponse();
     expect(await conn.waitForEof(100)).toBe(false);
+  });
+});
+
+describe('RawConnection: bounds', () => {
+  it('stops keeping bytes at MAX_RECEIVED_BYTES and fails as response-too-large', async () => {
+    const port = await serve(
+      onRequest((s) => {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n');
+        const chunk = Buffer.alloc(1024 * 1024, 'x');
+        let sent = 0;
+        // Bounded: a little more than the limit, then stop.
+        const pump = () => {
+          while (sent < MAX_RECEIVED_BYTES + 8 * chunk.length && s.write(chunk)) sent += chunk.length;
+          if (sent < MAX_RECEIVED_BYTES + 8 * chunk.length) s.once('drain', pump);
+        };
+        pump();
+      }),
+    );
+    const conn = await open(port);
+    await conn.send(REQUEST);
+    const err = await probeError(conn.readResponse({ idleTimeoutMs: 5000 }));
+    expect(err.code).toBe('response-too-large');
+    expect(conn.received.length).toBe(MAX_RECEIVED_BYTES);
+  });
+
+  it('reads a large Content-Length body whole', async () => {
+    const body = Buffer.alloc(20 * 1024 * 1024, 'y');
+    const port = await serve(onRequest((s) => s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]))));
+    const conn = await open(port);
+    await conn.send(REQUEST);
+    const res = await conn.readResponse({ idleTimeoutMs: 5000 });
+    expect(res.body.equals(body)).toBe(true);
+  });
+});
+
+describe('transcripts', () => {
+  it('keep the bytes around a violation far into the response, and say where they start', () => {
+    const received = Buffer.concat([Buffer.alloc(100_000, 'a'), Buffer.from('!'), Buffer.alloc(5000, 'b')]);
+    const ex = toExchange(Buffer.from('GET / HTTP/1.1\r\n\r\n'), received, { violation: { code: 'x', message: 'x', offset: 100_000 } });
+    expect(ex.receivedFrom).toBe(100_000 - 1024);
+    expect(ex.received[1024]).toBe('!');
+    expect(ex.received.length).toBe(1024 + 256);
+    expect(ex.receivedBytes).toBe(received.length);
   });
 });

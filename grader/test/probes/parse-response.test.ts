@@ -150,26 +150,27 @@ describe("parseResponse: requireFraming 'content-length'", () => {
 });
 
 describe('parseResponse: incomplete', () => {
-  const cases: Array<{ name: string; text: string; opts?: ParseOptions; part: 'status-line' | 'headers' | 'body' }> = [
+  const cases: Array<{ name: string; text: string; opts?: ParseOptions; part: 'status-line' | 'headers' | 'body'; need?: number }> = [
     { name: 'nothing yet', text: '', part: 'status-line' },
     { name: 'partial status line', text: 'HTTP/1.1 20', part: 'status-line' },
     { name: 'status line waiting for its LF', text: 'HTTP/1.1 200 OK\r', part: 'status-line' },
     { name: 'partial header line', text: `${OK}Content-Len`, part: 'headers' },
     { name: 'headers without the blank line', text: `${OK}Content-Length: 5\r\n`, part: 'headers' },
-    { name: 'partial Content-Length body', text: `${OK}Content-Length: 5\r\n\r\nhel`, part: 'body' },
-    { name: 'partial Content-Length body at EOF', text: `${OK}Content-Length: 5\r\n\r\nhel`, opts: { eof: true }, part: 'body' },
+    { name: 'partial Content-Length body', text: `${OK}Content-Length: 5\r\n\r\nhel`, part: 'body', need: 43 },
+    { name: 'partial Content-Length body at EOF', text: `${OK}Content-Length: 5\r\n\r\nhel`, opts: { eof: true }, part: 'body', need: 43 },
     { name: 'partial chunk size line', text: `${CHUNKED}5`, part: 'body' },
-    { name: 'partial chunk data', text: `${CHUNKED}5\r\nhel`, part: 'body' },
-    { name: 'chunk data without its CRLF yet', text: `${CHUNKED}5\r\nhello`, part: 'body' },
+    { name: 'partial chunk data', text: `${CHUNKED}5\r\nhel`, part: 'body', need: CHUNKED.length + 3 + 7 },
+    { name: 'chunk data without its CRLF yet', text: `${CHUNKED}5\r\nhello`, part: 'body', need: CHUNKED.length + 3 + 7 },
     { name: 'no last chunk yet', text: `${CHUNKED}5\r\nhello\r\n`, part: 'body' },
     { name: 'last chunk without the final CRLF', text: `${CHUNKED}5\r\nhello\r\n0\r\n`, part: 'body' },
     { name: 'partial trailer section', text: `${CHUNKED}0\r\nX-Trailer: 1\r\n`, part: 'body' },
-    { name: 'close-delimited body before EOF', text: `${OK}\r\nsome body`, part: 'body' },
+    { name: 'close-delimited body before EOF', text: `${OK}\r\nsome body`, part: 'body', need: Infinity },
     { name: 'interim response, final not yet', text: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1', part: 'status-line' },
   ];
 
-  it.each(cases)('$name', ({ text, opts, part }) => {
-    expect(parse(text, opts)).toEqual({ kind: 'incomplete', part });
+  it.each(cases)('$name', ({ text, opts, part, need }) => {
+    // `need`, where known, is the stream length below which parsing again cannot progress.
+    expect(parse(text, opts)).toEqual({ kind: 'incomplete', part, ...(need !== undefined ? { need } : {}) });
   });
 });
 

@@ -186,12 +186,13 @@ describe('renderTerminal', () => {
 
   it('reports grader errors as not counted', () => {
     const text = renderTerminal(runResult({ graderErrors: 1 }), { color: false });
-    expect(text).toContain('1 check(s) hit a grader error and were not counted');
+    expect(text).toContain('1 check(s) could not be graded (a grader error, or the run\'s time limit): they count for nothing, and the run cannot pass');
   });
 
   it('names processes left behind after SIGTERM', () => {
     const result = runResult();
     result.exercises[0]!.server!.leftBehind = ['4242 python3 server.py'];
-    expect(renderTerminal(result, { color: false })).toContain('still running after SIGTERM, killed: 4242 python3 server.py');
+    const text = renderTerminal(result, { color: false });
+    expect(text).toContain('processes the grader had to kill (still running after SIGTERM, or escaped from the process group):\n      4242 python3 server.py');
   });
 });

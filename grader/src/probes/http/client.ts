@@ -2,6 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { Client } from 'undici';
 import type { Exchange } from '../../report/model.ts';
 import { toExchange } from '../raw/transcript.ts';
+import { MAX_RECEIVED_BYTES } from '../raw/connection.ts';
 
 // Well-formed traffic from a standard client: undici, the HTTP/1.1 client inside Node's fetch. It
 // sends what real clients send (for example lower-case header names) and parses answers with
@@ -53,7 +54,12 @@ diagnostics.subscribe('undici:request:headers', (m) => {
 
 /** One request on its own connection; a failure is an answer with `error`, never a throw. */
 export async function httpCall(port: number, call: HttpCall, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<HttpAnswer> {
-  const client = new Client(`http://127.0.0.1:${port}`, { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, connectTimeout: opts.timeoutMs });
+  const client = new Client(`http://127.0.0.1:${port}`, {
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+    connectTimeout: opts.timeoutMs,
+    maxResponseSize: MAX_RECEIVED_BYTES,
+  });
   const s: Seen = {};
   // undici publishes its head before adding the body's length and the blank line; add them as it does.
   const sentHead = () => (s.sentHead === undefined ? '' : `${s.sentHead}${call.body ? `content-length: ${call.body.length}\r\n` : ''}\r\n`);

@@ -5,6 +5,9 @@ import { ProbeError } from '../errors.ts';
 import { parseResponse, type ParseOptions, type ParsedResponse } from './parse-response.ts';
 import { toExchange } from './transcript.ts';
 
+/** The most a connection keeps: a server that streams without end must not exhaust the grader. */
+export const MAX_RECEIVED_BYTES = 64 * 1024 * 1024;
+
 export interface ConnectOptions {
   port: number;
   host?: string;
@@ -34,6 +37,9 @@ export class RawConnection {
   private readonly sentChunks: Buffer[] = [];
   private receivedChunks: Buffer[] = [];
   private receivedCache: Buffer | undefined;
+  private receivedLength = 0;
+  /** More than MAX_RECEIVED_BYTES came: the rest was refused and the connection closed. */
+  overflow = false;
   private waiters: Wake[] = [];
   /** Offset of the first byte not yet claimed by a parsed response. */
   private consumed = 0;
@@ -50,7 +56,14 @@ export class RawConnection {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => {
+      const room = MAX_RECEIVED_BYTES - this.receivedLength;
+      if (d.length > room) {
+        d = d.subarray(0, room);
+        this.overflow = true;
+        socket.destroy();
+      }
       this.receivedChunks.push(d);
+      this.receivedLength += d.length;
       this.receivedCache = undefined;
       this.wake();
     });
@@ -80,6 +93,12 @@ export class RawConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
+        // A check that ran out of time while connecting must not leave this connection open.
+        if (opts.signal?.aborted) {
+          socket.destroy();
+          reject(opts.signal.reason);
+          return;
+        }
         resolve(new RawConnection(socket, opts));
       });
       socket.once('error', (e: NodeJS.ErrnoException) => {
@@ -130,6 +149,9 @@ export class RawConnection {
     const idle = opts.idleTimeoutMs ?? this.opts.idleTimeoutMs;
     for (;;) {
       const outcome = parseResponse(this.received, this.consumed, { ...opts, eof: this.eof });
+      if (outcome.kind === 'incomplete' && this.overflow) {
+        throw new ProbeError('response-too-large', `more than ${MAX_RECEIVED_BYTES / 1024 / 1024} MiB came back without the response ending`, this.transcript());
+      }
       if (outcome.kind === 'complete') {
         this.consumed = outcome.response.end;
         return outcome.response;
@@ -147,9 +169,11 @@ export class RawConnection {
         }
         throw new ProbeError('eof-mid-response', `the connection closed in the middle of the response (${outcome.part} incomplete)${cut}`, this.transcript());
       }
-      const before = this.received.length;
-      const grew = await this.waitForBytes(idle);
-      if (!grew && this.received.length === before && !this.eof) {
+      // Until enough bytes are here to finish what the parser waits for, parsing again is wasted work.
+      const need = outcome.need ?? 0;
+      let grew = await this.waitForBytes(idle);
+      while (grew && !this.eof && this.receivedLength < need) grew = await this.waitForBytes(idle);
+      if (!grew && !this.eof) {
         if (pending === 0) {
           throw new ProbeError('no-response', `no response within ${idle} ms of the request`, this.transcript());
         }
@@ -170,6 +194,7 @@ export class RawConnection {
       if (left <= 0) return false;
       await this.waitForBytes(left);
     }
+    if (this.overflow) throw new ProbeError('response-too-large', `more than ${MAX_RECEIVED_BYTES / 1024 / 1024} MiB came back and the server was still sending`, this.transcript());
     return true;
   }
 

@@ -19,7 +19,12 @@ export interface ParsedResponse {
 
 export type ParseOutcome =
   | { kind: 'complete'; response: ParsedResponse }
-  | { kind: 'incomplete'; part: 'status-line' | 'headers' | 'body' }
+  | {
+      kind: 'incomplete';
+      part: 'status-line' | 'headers' | 'body';
+      /** Stream length below which parsing again cannot progress (Infinity: only EOF can). */
+      need?: number;
+    }
   | { kind: 'invalid'; code: string; message: string; offset: number };
 
 export interface ParseOptions {
@@ -152,7 +157,7 @@ function parseOne(buf: Buffer, start: number, opts: ParseOptions): ParseOutcome 
   }
   if (length !== undefined) {
     res.framing = 'content-length';
-    if (buf.length - at < length) return { kind: 'incomplete', part: 'body' };
+    if (buf.length - at < length) return { kind: 'incomplete', part: 'body', need: at + length };
     res.body = buf.subarray(at, at + length);
     res.end = at + length;
     return { kind: 'complete', response: res };
@@ -244,7 +249,7 @@ function contentLength(buf: Buffer, headers: Array<[string, string]>, lineAt: nu
 
 function closeDelimited(buf: Buffer, res: ParsedResponse, opts: ParseOptions): ParseOutcome {
   res.framing = 'close';
-  if (!opts.eof) return { kind: 'incomplete', part: 'body' };
+  if (!opts.eof) return { kind: 'incomplete', part: 'body', need: Infinity };
   res.body = buf.subarray(res.end);
   res.end = buf.length;
   return { kind: 'complete', response: res };
@@ -266,7 +271,7 @@ function chunked(buf: Buffer, res: ParsedResponse, bodyStart: number): ParseOutc
     const size = parseInt(line.slice(0, digits), 16);
     at = end + 2;
     if (size === 0) break;
-    if (buf.length - at < size + 2) return { kind: 'incomplete', part: 'body' };
+    if (buf.length - at < size + 2) return { kind: 'incomplete', part: 'body', need: at + size + 2 };
     parts.push(buf.subarray(at, at + size));
     at += size;
     if (buf[at] !== CR || buf[at + 1] !== LF) {
