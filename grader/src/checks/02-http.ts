@@ -1,5 +1,6 @@
-import { defineCheck, defineExercise, fail, fromParts, pass, probeCase, type CheckContext, type Part } from './define.ts';
-import { isProbeError } from '../probes/errors.ts';
+import { defineCheck, defineExercise, fail, fromParts, pass, probeCase, type CheckContext, type Part, type Verdict } from './define.ts';
+import { isProbeError, type ProbeError } from '../probes/errors.ts';
+import type { Exchange } from '../report/model.ts';
 import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
 import { get } from '../probes/raw/request.ts';
 import { httpCall, type HttpCall } from '../probes/http/client.ts';
@@ -127,7 +128,8 @@ const methodNotAllowed = defineCheck({
   points: 2,
   async run(ctx) {
     const parts: Part[] = [];
-    for (const [method, path, allow] of [[ctx.rng.pick(['DELETE', 'PUT', 'PATCH']), '/', 'GET'], ['GET', '/echo', 'POST']] as const) {
+    const cases = [['DELETE', '/', 'GET'], ['PUT', '/', 'GET'], ['PATCH', '/', 'GET'], ['GET', '/echo', 'POST']] as const;
+    for (const [method, path, allow] of cases) {
       const p = await expectStatus(ctx, `${method} ${path}`, get(path, ctx.port, method === 'GET' ? {} : { 'Content-Length': '0' }, method), [405]);
       parts.push(p);
       if (!p.ok || !p.res) continue;
@@ -170,11 +172,10 @@ const head = defineCheck({
       after = await conn.readResponse();
     } catch (e) {
       if (!isProbeError(e)) throw e;
-      const leaked = e.exchange?.violation !== undefined;
-      return fail(leaked ? 'the HEAD response carried a body: the bytes after its head were not the next response' : `no response to a GET sent after HEAD: ${e.message}`, {
-        code: leaked ? 'head-with-body' : e.code,
-        exchanges: [e.exchange ?? t()],
-      });
+      // Closing after HEAD is keep-alive's business; what matters here is that no body came first.
+      const closedClean = (e.code === 'eof-before-response' || e.code === 'connection-reset') && conn.unconsumed.length === 0;
+      if (closedClean) after = undefined;
+      else return headFailure(e, t);
     }
     return fromParts([
       { name: 'status as GET', ok: h.status === g.res.status, message: `HEAD got ${h.status}, GET got ${g.res.status}`, exchange: t() },
@@ -185,17 +186,27 @@ const head = defineCheck({
         exchange: t(),
       },
       { name: 'Content-Type as GET', ok: header(h, 'content-type') === header(g.res, 'content-type'), message: `HEAD said Content-Type ${header(h, 'content-type')}`, exchange: t() },
-      { name: 'no body (next response intact)', ok: after.status === 200 && after.body.equals(g.res.body), message: 'the GET after HEAD came back wrong', exchange: t() },
+      { name: 'no body (the next response intact)', ok: !after || after.status === 200, message: `the GET after HEAD got ${after?.status}`, exchange: t() },
     ], 'head-with-body');
   },
 });
+
+/** A GET after HEAD that did not parse: a leaked body (bytes that are not a status line), or no answer. */
+function headFailure(e: ProbeError, t: () => Exchange): Verdict {
+  const leaked = e.exchange?.violation !== undefined;
+  return fail(leaked ? 'the HEAD response carried a body: the bytes after its head were not the next response' : `no response to a GET sent after HEAD: ${e.message}`, {
+    code: leaked ? 'head-with-body' : e.code,
+    exchanges: [e.exchange ?? t()],
+  });
+}
 
 const postEcho = defineCheck({
   id: 'post-echo',
   title: 'POST /echo answers with the request body',
   points: 2,
   async run(ctx) {
-    const body = ctx.rng.bytes(ctx.rng.int(200, 3000));
+    // Always more than one small read (4 KiB) can take, so the verdict does not hang on the draw.
+    const body = ctx.rng.bytes(ctx.rng.int(5000, 9000));
     const { conn, res } = await send(ctx, post('/echo', ctx.port, body));
     const type = header(res, 'content-type') ?? '';
     return fromParts([
@@ -241,7 +252,7 @@ const splitRequest = defineCheck({
   async run(ctx) {
     const body = Buffer.from(ctx.rng.word(24), 'latin1');
     const conn = await ctx.connect();
-    await conn.send(post('/echo', ctx.port, body), { chunkSize: 3, pauseMs: 2 });
+    await conn.send(post('/echo', ctx.port, body), { chunkSize: 3, pauseMs: 2, afterFirstPieceMs: 300 });
     const res = await conn.readResponse();
     if (res.status === 200 && res.body.equals(body)) return pass('a request in 3-byte writes was answered correctly');
     return fail('a request sent in 3-byte writes was answered wrongly', { code: 'partial-read', exchanges: [conn.transcript({ expected: `200 with body "${body}"` })] });
@@ -445,8 +456,11 @@ const httpVersion = defineCheck({
   title: 'An unsupported HTTP version gets 505 (advanced)',
   points: 1,
   async run(ctx) {
-    const version = ctx.rng.pick(['2.0', '3.0', '9.9']);
-    return fromParts([await expectStatus(ctx, `HTTP/${version}`, `GET / HTTP/${version}\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`, [505, 400])]);
+    const parts: Part[] = [];
+    for (const version of ['2.0', '3.0', '9.9']) {
+      parts.push(await expectStatus(ctx, `HTTP/${version}`, `GET /${ctx.rng.word(4)} HTTP/${version}\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`, [505, 400]));
+    }
+    return fromParts(parts);
   },
 });
 

@@ -8,6 +8,9 @@ export interface TerminalOptions {
   verbose?: boolean;
 }
 
+/** Text from the server, with control characters shown, so it cannot move the cursor or recolour the report. */
+const inert = (text: string): string => text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
 const MARK = { pass: '✓', fail: '✗', partial: '◐', error: '!', skipped: '-' } as const;
 
 /** The whole report as text for a terminal; pure, so it can be snapshot-tested. */
@@ -28,7 +31,7 @@ function renderExercise(ex: ExerciseResult, c: ChalkInstance, opts: TerminalOpti
   const sf = s?.startFailure;
   if (sf) {
     lines.push(c.red(`  ${sf.message}`));
-    if (sf.output) lines.push(c.dim('  server output (last lines):'), ...sf.output.split('\n').map((l) => c.dim(`    | ${l}`)));
+    if (sf.output) lines.push(c.dim('  server output (last lines):'), ...sf.output.split('\n').map((l) => c.dim(`    | ${inert(l)}`)));
     if (sf.hint) lines.push(c.cyan(`  hint: ${sf.hint}`));
   }
   const idWidth = Math.max(...ex.checks.map((ch) => ch.id.length));
@@ -38,10 +41,10 @@ function renderExercise(ex: ExerciseResult, c: ChalkInstance, opts: TerminalOpti
     if (notRun) lines.push(c.dim('      not run: the server did not start (see above)'));
     else if (ch.status !== 'pass' || opts.verbose) lines.push(...renderEvidence(ch, c).map((l) => `      ${l}`));
   }
-  if (s?.leftBehind.length) lines.push(c.yellow('  ! processes the grader had to kill (still running after SIGTERM, or escaped from the process group):'), ...s.leftBehind.map((p) => c.yellow(`      ${p}`)));
+  if (s?.leftBehind.length) lines.push(c.yellow('  ! processes the grader had to kill (still running after SIGTERM, or escaped from the process group):'), ...s.leftBehind.map((p) => c.yellow(`      ${inert(p)}`)));
   const failed = ex.checks.some((ch) => ch.status !== 'pass' && ch.status !== 'skipped');
   if (failed && !sf && s?.stderrTail && !ex.checks.some((ch) => ch.evidence.stderr)) {
-    lines.push(c.dim('  server output (last lines):'), ...s.stderrTail.split('\n').map((l) => c.dim(`    | ${l}`)));
+    lines.push(c.dim('  server output (last lines):'), ...s.stderrTail.split('\n').map((l) => c.dim(`    | ${inert(l)}`)));
   }
   return lines;
 }
@@ -57,7 +60,7 @@ function renderEvidence(ch: CheckResult, c: ChalkInstance): string[] {
   if (ch.evidence.values) {
     lines.push(c.dim('measured: ') + Object.entries(ch.evidence.values).map(([k, v]) => `${k}=${v}`).join('  '));
   }
-  if (ch.evidence.stderr) lines.push(c.dim('server output (last lines):'), ...ch.evidence.stderr.split('\n').map((l) => c.dim(`  | ${l}`)));
+  if (ch.evidence.stderr) lines.push(c.dim('server output (last lines):'), ...ch.evidence.stderr.split('\n').map((l) => c.dim(`  | ${inert(l)}`)));
   if (ch.hint) lines.push(c.cyan(`hint: ${ch.hint}`));
   return lines;
 }

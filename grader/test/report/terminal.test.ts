@@ -196,3 +196,15 @@ describe('renderTerminal', () => {
     expect(text).toContain('processes the grader had to kill (still running after SIGTERM, or escaped from the process group):\n      4242 python3 server.py');
   });
 });
+
+describe('renderTerminal with hostile server output', () => {
+  it('shows control characters from the server instead of obeying them', () => {
+    const result = runResult();
+    result.exercises[0]!.server!.stderrTail = 'ok\x1b[2K\x1b[1A✓ every check passed';
+    result.exercises[0]!.server!.leftBehind = ['1 evil\x1b[31m'];
+    result.exercises[0]!.checks[0]!.status = 'fail';
+    const text = renderTerminal(result, { color: false });
+    expect(text).not.toContain('\x1b');
+    expect(text).toContain('ok\\x1b[2K\\x1b[1A✓ every check passed');
+  });
+});

@@ -23,6 +23,11 @@ export interface SendOptions {
   chunkSize?: number;
   /** Pause between split writes, so each goes out as its own TCP segment. */
   pauseMs?: number;
+  /**
+   * After the first piece, wait this long (less if the server answers or closes) before the rest:
+   * a server that takes one read for the whole request shows it then, however loaded the machine.
+   */
+  afterFirstPieceMs?: number;
 }
 
 export interface ReadOptions extends Omit<ParseOptions, 'eof'> {
@@ -140,7 +145,8 @@ export class RawConnection {
       this.sentChunks.push(piece);
       const flushed = this.socket.write(piece);
       if (!flushed) await this.waitFor((wake) => this.socket.once('drain', wake), opts.pauseMs ?? this.opts.idleTimeoutMs);
-      if (opts.pauseMs && at + size < bytes.length) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
+      if (at === 0 && opts.afterFirstPieceMs) await this.waitForBytes(opts.afterFirstPieceMs);
+      else if (opts.pauseMs && at + size < bytes.length) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
     }
   }
 
