@@ -367,11 +367,19 @@ const realClient = defineCheck({
   },
 });
 
+/** Malformed requests, each on its own connection, answered with `statuses`; then a plain GET must still work. */
+async function refused(ctx: CheckContext, cases: Array<[name: string, bytes: string]>, statuses: number[], after: string) {
+  const parts: Part[] = [];
+  for (const [name, bytes] of cases) parts.push(await expectStatus(ctx, name, bytes, statuses));
+  parts.push(await stillAlive(ctx, after));
+  return fromParts(parts);
+}
+
 const badRequestLine = defineCheck({
   id: 'bad-request-line',
   title: 'A malformed request line gets 400',
   points: 2,
-  async run(ctx) {
+  run(ctx) {
     const host = `Host: 127.0.0.1:${ctx.port}\r\n\r\n`;
     const w = ctx.rng.word(5);
     const cases: Array<[string, string]> = [
@@ -379,10 +387,7 @@ const badRequestLine = defineCheck({
       ['two spaces between method and path', `GET  /${w} HTTP/1.1\r\n${host}`],
       ['a version that is not HTTP/x.y', `GET /${w} HTTP/one\r\n${host}`],
     ];
-    const parts: Part[] = [];
-    for (const [name, bytes] of cases) parts.push(await expectStatus(ctx, name, bytes, [400]));
-    parts.push(await stillAlive(ctx, 'the malformed requests'));
-    return fromParts(parts);
+    return refused(ctx, cases, [400], 'the malformed requests');
   },
 });
 
@@ -390,13 +395,13 @@ const missingHost = defineCheck({
   id: 'missing-host',
   title: 'An HTTP/1.1 request without exactly one Host gets 400',
   points: 1,
-  async run(ctx) {
+  run(ctx) {
     const path = `/${ctx.rng.word(4)}`;
-    return fromParts([
-      await expectStatus(ctx, 'HTTP/1.1 without Host', `GET ${path} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\n\r\n`, [400]),
-      await expectStatus(ctx, 'two Host headers', `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nHost: ${ctx.rng.word()}.test\r\n\r\n`, [400]),
-      await stillAlive(ctx, 'requests with a missing or doubled Host'),
-    ]);
+    const cases: Array<[string, string]> = [
+      ['HTTP/1.1 without Host', `GET ${path} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\n\r\n`],
+      ['two Host headers', `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nHost: ${ctx.rng.word()}.test\r\n\r\n`],
+    ];
+    return refused(ctx, cases, [400], 'requests with a missing or doubled Host');
   },
 });
 
@@ -404,15 +409,13 @@ const badContentLength = defineCheck({
   id: 'bad-content-length',
   title: 'An invalid Content-Length gets 400',
   points: 2,
-  async run(ctx) {
-    const parts: Part[] = [];
-    for (const value of ['abc', '+5', '-1', '1.5', ['3', '4']]) {
+  run(ctx) {
+    const cases = (['abc', '+5', '-1', '1.5', ['3', '4']] as const).map((value): [string, string] => {
       const lines = (Array.isArray(value) ? value : [value]).map((v) => `Content-Length: ${v}\r\n`).join('');
       const name = Array.isArray(value) ? 'two different Content-Length headers' : `Content-Length: ${value}`;
-      parts.push(await expectStatus(ctx, name, `POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n${lines}\r\nabcde`, [400]));
-    }
-    parts.push(await stillAlive(ctx, 'the bad Content-Lengths'));
-    return fromParts(parts);
+      return [name, `POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n${lines}\r\nabcde`];
+    });
+    return refused(ctx, cases, [400], 'the bad Content-Lengths');
   },
 });
 
@@ -440,14 +443,14 @@ const headerSyntax = defineCheck({
   id: 'header-syntax',
   title: 'Malformed header lines get 400 (advanced)',
   points: 1,
-  async run(ctx) {
+  run(ctx) {
     const start = `GET /${ctx.rng.word(4)} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n`;
-    return fromParts([
-      await expectStatus(ctx, 'a space before the colon', `${start}X-Probe : 1\r\n\r\n`, [400]),
-      await expectStatus(ctx, 'a folded header line (obs-fold)', `${start}X-Probe: a\r\n  b\r\n\r\n`, [400]),
-      await expectStatus(ctx, 'a header line without a colon', `${start}X-Probe\r\n\r\n`, [400]),
-      await stillAlive(ctx, 'malformed header lines'),
-    ]);
+    const cases: Array<[string, string]> = [
+      ['a space before the colon', `${start}X-Probe : 1\r\n\r\n`],
+      ['a folded header line (obs-fold)', `${start}X-Probe: a\r\n  b\r\n\r\n`],
+      ['a header line without a colon', `${start}X-Probe\r\n\r\n`],
+    ];
+    return refused(ctx, cases, [400], 'malformed header lines');
   },
 });
 
@@ -455,12 +458,9 @@ const httpVersion = defineCheck({
   id: 'http-version',
   title: 'An unsupported HTTP version gets 505 (advanced)',
   points: 1,
-  async run(ctx) {
-    const parts: Part[] = [];
-    for (const version of ['2.0', '3.0', '9.9']) {
-      parts.push(await expectStatus(ctx, `HTTP/${version}`, `GET /${ctx.rng.word(4)} HTTP/${version}\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`, [505, 400]));
-    }
-    return fromParts(parts);
+  run(ctx) {
+    const cases = ['2.0', '3.0', '9.9'].map((v): [string, string] => [`HTTP/${v}`, `GET /${ctx.rng.word(4)} HTTP/${v}\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`]);
+    return refused(ctx, cases, [505, 400], 'requests for other HTTP versions');
   },
 });
 
