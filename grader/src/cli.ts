@@ -4,6 +4,7 @@ import { ConfigError } from './config-error.ts';
 import { REPO_ROOT } from './course/course.ts';
 import { grade } from './pipeline.ts';
 import { REPORTERS } from './report/reporters.ts';
+import { wantsColor } from './report/color.ts';
 import { defaultTrack, parseTrack } from './target/target.ts';
 
 const USAGE = `usage: npm run grade -- [EXERCISE...] [options]
@@ -55,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (v.solutions && v.target) throw new ConfigError('--solutions and --target cannot be used together');
   if (v.seed !== undefined && !/^[0-9a-zA-Z_-]{1,64}$/.test(v.seed)) throw new ConfigError(`--seed must be letters and digits, not "${v.seed}"`);
   const target = v.solutions ? path.join(REPO_ROOT, 'solutions') : v.target;
-  const color = !v.json && process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+  const color = !v.json && wantsColor(process.env, process.stdout.isTTY === true);
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
   const result = await grade({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckResult, RunResult } from '../../src/report/model.ts';
 import { renderTerminal } from '../../src/report/terminal.ts';
+import { wantsColor } from '../../src/report/color.ts';
 
 const ANSI = /\u001b\[/;
 
@@ -206,5 +207,19 @@ describe('renderTerminal with hostile server output', () => {
     const text = renderTerminal(result, { color: false });
     expect(text).not.toContain('\x1b');
     expect(text).toContain('ok\\x1b[2K\\x1b[1A✓ every check passed');
+  });
+});
+
+describe('wantsColor', () => {
+  it.each([
+    [{}, true, true],
+    [{}, false, false],
+    [{ NO_COLOR: '1' }, true, false],
+    [{ NO_COLOR: '1', FORCE_COLOR: '1' }, true, false],
+    [{ FORCE_COLOR: '1' }, false, true],
+    [{ FORCE_COLOR: '0' }, true, false],
+    [{ TERM: 'dumb' }, true, false],
+  ])('%o on a terminal: %s gives %s', (env, isTTY, expected) => {
+    expect(wantsColor(env, isTTY)).toBe(expected);
   });
 });
