@@ -2,17 +2,15 @@ import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import { defineCheck, defineExercise, fail, fromParts, pass, skip, type CheckContext } from './define.ts';
 import { isProbeError, ProbeError } from '../probes/errors.ts';
-import { get } from '../probes/raw/request.ts';
+import { get, request } from '../probes/raw/request.ts';
 import type { SendOptions } from '../probes/raw/connection.ts';
 
 // 01-sockets: the server answers each request with a 200 whose body is the request line it read,
 // then closes. Echoing the request line proves the server really read the request.
 
 async function echoRequest(ctx: CheckContext, path: string, send?: SendOptions) {
-  const conn = await ctx.connect();
   const line = `GET ${path} HTTP/1.1`;
-  await conn.send(get(path, ctx.port), send ?? {});
-  const res = await conn.readResponse();
+  const { conn, res } = await request(() => ctx.connect(), get(path, ctx.port), send);
   const body = res.body.toString('latin1').replace(/\s+$/, '');
   return { conn, res, line, body, ok: res.status === 200 && body === line };
 }

@@ -2,7 +2,7 @@ import { defineCheck, defineExercise, fail, fromParts, pass, probeCase, type Che
 import { isProbeError, type ProbeError } from '../probes/errors.ts';
 import type { Exchange } from '../report/model.ts';
 import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
-import { get } from '../probes/raw/request.ts';
+import { get, request } from '../probes/raw/request.ts';
 import { httpCall, type HttpCall } from '../probes/http/client.ts';
 
 // 02-http: a real HTTP/1.1 server over raw sockets. Routes: GET/HEAD / (an HTML page), POST /echo
@@ -16,12 +16,8 @@ const post = (path: string, port: number, body: Buffer, extra: Record<string, st
   ]);
 
 /** Sends one request on a fresh connection and reads one response. */
-async function send(ctx: CheckContext, bytes: string | Buffer, opts: { method?: string; label?: string } = {}) {
-  const conn = await ctx.connect(opts.label ? { label: opts.label } : {});
-  await conn.send(bytes);
-  const res = await conn.readResponse({ method: opts.method });
-  return { conn, res };
-}
+const send = (ctx: CheckContext, bytes: string | Buffer, opts: { method?: string; label?: string } = {}) =>
+  request(() => ctx.connect(opts.label ? { label: opts.label } : {}), bytes, { method: opts.method });
 
 /** After a malformed request the server must still answer a plain GET on a new connection. */
 function stillAlive(ctx: CheckContext, after: string): Promise<Part> {

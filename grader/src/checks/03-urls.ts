@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { defineCheck, defineExercise, fromParts, probeCase, type CheckContext, type Part } from './define.ts';
 import { header } from '../probes/raw/parse-response.ts';
+import { request } from '../probes/raw/request.ts';
 import type { Rng } from '../rng.ts';
 
 // 03-urls: the server answers GET /inspect... with JSON saying how it parsed the request-target
@@ -18,11 +19,8 @@ interface Parsed {
 type Field = keyof Parsed;
 
 /** `GET <target>` on a fresh connection, with the given Host header. */
-async function getOnce(ctx: CheckContext, target: string, host = `127.0.0.1:${ctx.port}`) {
-  const conn = await ctx.connect();
-  await conn.send(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`, 'utf8'));
-  return { conn, res: await conn.readResponse() };
-}
+const getOnce = (ctx: CheckContext, target: string, host = `127.0.0.1:${ctx.port}`) =>
+  request(() => ctx.connect(), Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`, 'utf8'));
 
 /** Asks for an /inspect target and returns the parsed JSON, or what was wrong with the answer. */
 async function inspect(ctx: CheckContext, target: string, host?: string) {

@@ -30,7 +30,7 @@ export async function loadCourse(courseDir = COURSE_DIR): Promise<Exercise[]> {
   return Promise.all(names.map((name) => loadExercise(path.join(courseDir, name))));
 }
 
-export async function loadExercise(dir: string): Promise<Exercise> {
+async function loadExercise(dir: string): Promise<Exercise> {
   const file = path.join(dir, 'exercise.json');
   const rel = path.relative(process.cwd(), file) || file;
   let data: unknown;

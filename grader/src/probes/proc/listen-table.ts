@@ -46,7 +46,7 @@ function hexAddress(hex: string): string {
 }
 
 /** Addresses from which a connection to 127.0.0.1 is accepted. */
-export const reachesLoopback = (row: ListenRow): boolean => ['127.0.0.1', '0.0.0.0', '::', '::ffff:127.0.0.1'].includes(row.address);
+const reachesLoopback = (row: ListenRow): boolean => ['127.0.0.1', '0.0.0.0', '::', '::ffff:127.0.0.1'].includes(row.address);
 
 /**
  * True when something listens on the port. Linux reads the kernel's table; macOS asks lsof; only

@@ -1,11 +1,9 @@
 import type { RawConnection, ReadOptions, SendOptions } from './connection.ts';
 import type { ParsedResponse } from './parse-response.ts';
 
-export type Connect = () => Promise<RawConnection>;
-
 /** One request on a fresh connection: send the bytes, read one strictly parsed response. */
 export async function request(
-  connect: Connect,
+  connect: () => Promise<RawConnection>,
   bytes: string | Buffer,
   opts: ReadOptions & SendOptions = {},
 ): Promise<{ res: ParsedResponse; conn: RawConnection }> {
