@@ -5,6 +5,7 @@ import { loadCourse, REPO_ROOT } from './course/course.ts';
 import { EXERCISE_CHECKS } from './checks/index.ts';
 import { ConfigError } from './config-error.ts';
 import { gradeUnit } from './runner.ts';
+import { hintFor } from './hints/hints.ts';
 import { newSeed } from './rng.ts';
 import { resolveUnits, selectExercises, type TrackChoice } from './target/target.ts';
 import type { ExerciseResult, RunResult } from './report/model.ts';
@@ -24,8 +25,10 @@ export interface GradeOptions {
   ioTimeoutMs?: number;
   checkTimeoutMs?: number;
   readyTimeoutMs?: number;
-  /** Bound on the whole run; checks not started by then fail as "not run". */
+  /** Bound on the whole run; checks not started by then are "not run", cost nothing, and block passing. */
   runTimeoutMs?: number;
+  /** Stop at the first check that does not pass. */
+  bail?: boolean;
   courseDir?: string;
   /** Called as each server finishes, for progress on stderr. */
   onExercise?(result: ExerciseResult): void;
@@ -50,7 +53,9 @@ export async function grade(opts: GradeOptions): Promise<RunResult> {
     checkTimeoutMs: opts.checkTimeoutMs ?? 20_000,
     readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
     deadline: Date.now() + (opts.runTimeoutMs ?? 15 * 60_000),
+    bail: opts.bail ?? false,
   };
+  let bailed = false;
 
   const results: ExerciseResult[] = new Array(units.length);
   let next = 0;
@@ -58,17 +63,24 @@ export async function grade(opts: GradeOptions): Promise<RunResult> {
     while (next < units.length) {
       const i = next++;
       const unit = units[i]!;
+      // After a failure under --bail, units not yet started are left out of the result.
+      if (bailed) continue;
       results[i] = await gradeUnit(unit, EXERCISE_CHECKS[unit.exercise.id]!, runnerOpts);
+      if (runnerOpts.bail && results[i]!.checks.some((c) => c.notRun === 'bail' || !['pass', 'skipped'].includes(c.status))) bailed = true;
       opts.onExercise?.(results[i]!);
     }
   };
   const jobs = Math.max(1, Math.min(opts.jobs ?? defaultJobs(), units.length));
   await Promise.all(Array.from({ length: jobs }, worker));
 
-  const score = round(results.reduce((s, r) => s + r.score, 0));
-  const maxScore = results.reduce((s, r) => s + r.maxScore, 0);
-  const passMark = round((maxScore * (opts.passPercent ?? 100)) / 100);
-  const graderErrors = results.flatMap((r) => r.checks).filter((c) => c.status === 'error').length;
+  const graded = results.filter(Boolean);
+  const score = round(graded.reduce((s, r) => s + r.score, 0));
+  const maxScore = graded.reduce((s, r) => s + r.maxScore, 0);
+  const passPercent = opts.passPercent ?? 100;
+  const passMark = round((maxScore * passPercent) / 100);
+  const all = graded.flatMap((r) => r.checks);
+  const graderErrors = all.filter((c) => c.status === 'error').length;
+  const unfinished = all.filter((c) => c.notRun === 'run-time-limit').length;
   const result: RunResult = {
     tool: { name: 'serverlab', version: VERSION },
     target: path.relative(process.cwd(), targetDir) || '.',
@@ -78,13 +90,31 @@ export async function grade(opts: GradeOptions): Promise<RunResult> {
     platform: `${process.platform}-${process.arch}`,
     score,
     maxScore,
+    passPercent,
     passMark,
-    passed: score >= passMark && graderErrors === 0,
+    passed: score >= passMark && graderErrors === 0 && unfinished === 0 && !bailed,
     graderErrors,
-    exercises: results,
+    unfinished,
+    bailed,
+    hints: hintsFor(graded),
+    exercises: graded,
   };
   assertValidResult(result);
   return result;
+}
+
+/** Every failure code in the result, from checks, cases and failed starts, with its hint. */
+function hintsFor(results: ExerciseResult[]): Record<string, string> {
+  const codes = results.flatMap((r) => [
+    ...(r.server?.startFailures ?? []).map((f) => f.code),
+    ...r.checks.flatMap((c) => [c.code, ...(c.cases ?? []).map((k) => k.code)]),
+  ]);
+  const hints: Record<string, string> = {};
+  for (const code of codes) {
+    const hint = code && hintFor(code);
+    if (code && hint) hints[code] = hint;
+  }
+  return hints;
 }
 
 /** The checks an exercise.json lists must be exactly the checks the grader has for it. */

@@ -10,8 +10,16 @@ export interface Rng {
   pick<T>(items: readonly T[]): T;
   /** Lower-case letters and digits, starting with a letter. */
   word(length?: number): string;
+  /** Like word, in mixed case ("kQzA9p"): a server that lower-cases or matches case fails. */
+  mixedWord(length?: number): string;
+  /** Text with characters outside ASCII (é, ü, ß, 東, emoji), for UTF-8 handling. */
+  unicodeWord(length?: number): string;
+  /** A shuffled copy. */
+  shuffle<T>(items: readonly T[]): T[];
   bytes(n: number): Buffer;
 }
+
+const NON_ASCII = ['é', 'ü', 'ß', 'ñ', 'ø', 'ç', 'Ж', 'λ', '東', '京', '✓', '€', '😀'];
 
 export const newSeed = (): string => randomBytes(4).toString('hex');
 
@@ -35,6 +43,29 @@ export function rngFor(seed: string, purpose: string): Rng {
     int,
     pick: (items) => items[Math.floor(next() * items.length)]!,
     word: (length = 8) => letters[int(0, 25)] + Array.from({ length: length - 1 }, () => alnum[int(0, 35)]).join(''),
+    mixedWord: (length = 8) => {
+      const w = letters[int(0, 25)] + Array.from({ length: length - 1 }, () => alnum[int(0, 35)]).join('');
+      // At least one capital and one small letter, wherever they fall.
+      const chars = [...w].map((ch) => (next() < 0.5 ? ch.toUpperCase() : ch));
+      chars[0] = chars[0]!.toUpperCase();
+      const small = chars.findIndex((ch, i) => i > 0 && /[a-z]/i.test(ch));
+      if (small > 0) chars[small] = chars[small]!.toLowerCase();
+      else chars.push('q');
+      return chars.join('');
+    },
+    unicodeWord: (length = 6) => {
+      const out = Array.from({ length }, () => (next() < 0.5 ? letters[int(0, 25)] : NON_ASCII[int(0, NON_ASCII.length - 1)]));
+      out[int(0, length - 1)] = NON_ASCII[int(0, NON_ASCII.length - 1)]!;
+      return out.join('');
+    },
+    shuffle: (items) => {
+      const out = [...items];
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = int(0, i);
+        [out[i], out[j]] = [out[j]!, out[i]!];
+      }
+      return out;
+    },
     bytes: (n) => {
       const b = Buffer.alloc(n);
       for (let i = 0; i < n; i++) b[i] = int(0, 255);

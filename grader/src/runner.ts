@@ -1,9 +1,14 @@
 import getPort from 'get-port';
 import type { Check, CheckContext, ExerciseDefinition, Verdict } from './checks/define.ts';
+import { CRASH_SIGNS } from './checks/codes.ts';
+import { ResponseLog } from './checks/responses.ts';
+import { ruleRef } from './checks/rules.ts';
 import { hintFor } from './hints/hints.ts';
 import { isProbeError, ProbeError } from './probes/errors.ts';
 import { RawConnection } from './probes/raw/connection.ts';
-import type { CheckResult, Evidence, ExerciseResult, ServerReport } from './report/model.ts';
+import { buildRequest } from './probes/raw/request.ts';
+import { isListening } from './probes/proc/listen-table.ts';
+import type { CheckResult, Evidence, ExerciseResult, NotRunReason, RuleRef, ServerReport } from './report/model.ts';
 import { rngFor } from './rng.ts';
 import { describeExit, RunningServer, StartError } from './server/server.ts';
 import type { Unit } from './target/target.ts';
@@ -18,20 +23,34 @@ export interface RunnerOptions {
   readyTimeoutMs: number;
   /** Wall-clock time after which no more checks start (the whole run's bound). */
   deadline: number;
+  /** Stop at the first check that does not pass; the rest are "not run". */
+  bail?: boolean;
 }
+
+/** A server that failed to start this many times in a row is not started again for this unit. */
+const MAX_FAILED_STARTS_IN_A_ROW = 2;
 
 /** Starts the unit's server, runs its checks one by one, stops it. Never throws for a student fault. */
 export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts: RunnerOptions): Promise<ExerciseResult> {
   const t0 = performance.now();
   const env = { ...unit.exercise.env, ...(definition.env?.(rngFor(opts.seed, `${unit.exercise.id}/env`)) ?? {}) };
   const port = await getPort({ host: '127.0.0.1' });
-  const report: ServerReport = { command: '', starts: 0, leftBehind: [] };
+  const report: ServerReport = { command: '', starts: 0, leftBehind: [], startFailures: [] };
   let server: RunningServer | undefined;
   let startError: StartError | undefined;
+  let failedInARow = 0;
+  let everStarted = false;
   // Every server this unit started, so none outlives it, even one a timed-out check was restarting.
   const started = new Set<RunningServer>();
+  const rules = new Map(definition.rules.map((r) => [r.id, ruleRef(r)]));
+  const rule = (id: string): RuleRef => {
+    const r = rules.get(id);
+    if (!r) throw new Error(`exercise ${definition.id} has no rule "${id}"`);
+    return r;
+  };
+  const responses = new ResponseLog(definition.responseRules ?? [], rule);
 
-  const start = async (signal?: AbortSignal) => {
+  const start = async (forCheck: string, signal?: AbortSignal) => {
     report.starts++;
     try {
       server = await RunningServer.start({ dir: unit.dir, track: unit.track, port, env, readyTimeoutMs: opts.readyTimeoutMs, signal });
@@ -39,10 +58,15 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
       report.command = server.command;
       report.startMs ??= server.startMs;
       startError = undefined;
+      failedInARow = 0;
+      everStarted = true;
     } catch (e) {
       if (!(e instanceof StartError)) throw e;
       server = undefined;
       startError = e;
+      failedInARow++;
+      const hint = hintFor(e.code);
+      report.startFailures.push({ check: forCheck, code: e.code, message: e.message, ...(e.output ? { output: e.output } : {}), ...(hint ? { hint } : {}) });
     }
   };
   const stop = async (s = server) => {
@@ -51,18 +75,12 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
     started.delete(s);
     const { leftBehind } = await s.stop();
     report.leftBehind.push(...leftBehind);
-    report.stderrTail = s.outputTail() || undefined;
-  };
-
-  const restart = async (signal: AbortSignal) => {
-    await stop();
-    await start(signal);
-    if (!server) throw new ProbeErrorFromStart(startError!);
+    report.outputTail = s.outputTail() || undefined;
   };
 
   const checks: CheckResult[] = [];
+  let stopReason: NotRunReason | undefined;
   try {
-    await start();
     for (const check of definition.checks) {
       const c0 = performance.now();
       const base = { id: check.id, title: check.title, points: check.points };
@@ -70,32 +88,40 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
         checks.push({ ...base, score: 0, status: 'skipped', durationMs: 0, evidence: { message: `skipped on ${process.platform}: this check reads the kernel's view, which only ${check.platforms.join('/')} shows` } });
         continue;
       }
-      if (Date.now() > opts.deadline) {
-        // Where a run's time ends depends on the machine: such a check costs no points, but the run cannot pass.
-        checks.push({ ...base, score: 0, status: 'error', durationMs: 0, code: 'run-time-limit', evidence: { message: 'not run: the grading run reached its time limit' } });
+      if (!stopReason && Date.now() > opts.deadline) stopReason = 'run-time-limit';
+      if (stopReason) {
+        checks.push(notRun(base, stopReason, stopReason === 'bail' ? 'not run: --bail stopped at the first failed check' : 'not run: the grading run reached its time limit'));
         continue;
       }
-      // A server that died during an earlier check is started again, so one crash costs one check.
-      if (server && !server.alive) {
-        await stop();
-        await start();
+      // The first start, or a fresh one after a crash: one crash costs one check. A server that
+      // never started, or failed twice in a row, is not tried again.
+      if (!server || !server.alive) {
+        const retry = !everStarted ? report.starts === 0 : failedInARow < MAX_FAILED_STARTS_IN_A_ROW;
+        if (server) await stop();
+        if (retry) await start(check.id);
       }
       if (!server) {
-        // The reason is told once, on the exercise; each check just says it could not run.
         const e = startError!;
-        const hint = hintFor(e.code);
-        report.startFailure ??= { code: e.code, message: e.message, ...(e.output ? { output: e.output } : {}), ...(hint ? { hint } : {}) };
-        checks.push(finish(base, c0, { status: 'fail', code: e.code, evidence: { message: `not run: ${e.message}` } }));
+        checks.push({ ...notRun(base, 'server-did-not-start', `not run: ${e.message}`), code: e.code });
         continue;
       }
-      checks.push(finish(base, c0, await runCheck(check, server, { env, opts, restart, getServer: () => server })));
+      const result = finish(base, c0, await runCheck(check, server, { env, opts, responses, rule, framing: definition.framing, restart: (signal) => restart(check.id, signal), getServer: () => server }));
+      checks.push(result);
+      if (opts.bail && result.status !== 'pass' && result.status !== 'skipped') stopReason = 'bail';
     }
   } finally {
     await stop();
     for (const s of started) await stop(s);
   }
 
-  const counted = checks.filter((c) => c.status !== 'skipped' && c.status !== 'error');
+  async function restart(checkId: string, signal: AbortSignal) {
+    await stop();
+    await start(checkId, signal);
+    if (!server) throw new ProbeErrorFromStart(startError!);
+  }
+
+  // Checks the run's time limit cut off cost nothing; every other check counts.
+  const counted = checks.filter((c) => c.status !== 'skipped' && c.status !== 'error' && c.notRun !== 'run-time-limit');
   return {
     id: unit.exercise.id,
     title: unit.exercise.title,
@@ -108,9 +134,16 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
   };
 }
 
+function notRun(base: Pick<CheckResult, 'id' | 'title' | 'points'>, reason: NotRunReason, message: string): CheckResult {
+  return { ...base, score: 0, status: 'not-run', notRun: reason, durationMs: 0, evidence: { message } };
+}
+
 interface RunCheckEnv {
   env: Record<string, string>;
   opts: RunnerOptions;
+  responses: ResponseLog;
+  framing?: 'content-length';
+  rule(id: string): RuleRef;
   restart(signal: AbortSignal): Promise<void>;
   getServer(): RunningServer | undefined;
 }
@@ -120,6 +153,7 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
   const controller = new AbortController();
   const connections: RawConnection[] = [];
   const ctx: CheckContext = {
+    checkId: check.id,
     port: server.port,
     get server() {
       return r.getServer() ?? server;
@@ -128,8 +162,12 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
     signal: controller.signal,
     env: { ...r.env, PORT: String(server.port) },
     ioTimeoutMs: r.opts.ioTimeoutMs,
+    host: `127.0.0.1:${server.port}`,
+    request: (spec) => buildRequest(server.port, spec),
+    rule: r.rule,
+    responses: r.responses,
     connect: async (o = {}) => {
-      const conn = await RawConnection.open({ idleTimeoutMs: r.opts.ioTimeoutMs, ...o, port: server.port, signal: controller.signal });
+      const conn = await RawConnection.open({ idleTimeoutMs: r.opts.ioTimeoutMs, ...(r.framing ? { requireFraming: r.framing } : {}), ...o, port: server.port, signal: controller.signal });
       connections.push(conn);
       return conn;
     },
@@ -152,31 +190,43 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
     if (controller.signal.aborted) await within(running.catch(() => undefined), 2000);
   } catch (e) {
     if (isProbeError(e)) {
-      const evidence = { message: e.message, ...(e.exchange ? { exchanges: [e.exchange] } : {}), ...(e.output ? { stderr: e.output } : {}) };
+      const evidence = { message: e.message, ...(e.exchange ? { exchanges: [e.exchange] } : {}), ...(e.output ? { output: e.output } : {}) };
       verdict = { status: 'fail', code: e.code, evidence };
-    }
-    else if (controller.signal.aborted) verdict = await timedOut;
+    } else if (controller.signal.aborted) verdict = await timedOut;
     else verdict = { fault: e };
   } finally {
     clearTimeout(timer);
     for (const c of connections) c.close();
   }
-  // Give a crash a moment to be noticed, so it is named as the cause rather than its symptoms. A
-  // refused or cut connection is the usual sign of a dying process: wait longer for that one.
   const current = r.getServer();
-  if (current && !('fault' in verdict) && verdict.status !== 'pass') {
-    await within(current.exited, verdict.code && CRASH_SIGNS.has(verdict.code) ? 1000 : 50);
-    if (!current.alive) {
-      verdict = {
-        ...verdict,
-        code: 'server-exited',
-        evidence: { ...verdict.evidence, message: `${verdict.evidence.message} (the server process exited: ${describeExit(current.exit!)})`, stderr: current.outputTail() },
-      };
-    }
+  if (current && !('fault' in verdict) && verdict.status !== 'pass' && (await isDying(current, verdict))) {
+    verdict = {
+      ...verdict,
+      code: 'server-exited',
+      evidence: { ...verdict.evidence, message: `${verdict.evidence.message} (the server process exited: ${describeExit(current.exit!)})`, output: current.outputTail() },
+    };
   } else if (current && !current.alive && !('fault' in verdict)) {
-    verdict = { status: 'fail', code: 'server-exited', evidence: { message: `the server process exited during this check (${describeExit(current.exit!)})`, stderr: current.outputTail() } };
+    verdict = { status: 'fail', code: 'server-exited', evidence: { message: `the server process exited during this check (${describeExit(current.exit!)})`, output: current.outputTail() } };
   }
   return verdict;
+}
+
+/**
+ * After a failure that looks like a crash (refused, reset, closed without an answer), tells a dying
+ * server from a live one by events, not a blind wait: a server the kernel still lists as listening,
+ * twice a moment apart, is alive; one that stopped listening is given time to exit.
+ */
+async function isDying(server: RunningServer, verdict: Verdict): Promise<boolean> {
+  if (!server.alive) return true;
+  const codes = [verdict.code, ...(verdict.cases ?? []).map((c) => c.code)];
+  if (!codes.some((c) => c && CRASH_SIGNS.has(c as never))) return false;
+  for (let seen = 0; seen < 2; ) {
+    if (!server.alive) return true;
+    if (await isListening(server.port)) seen++;
+    else return (await within(server.exited, 2000)) !== undefined;
+    await within(server.exited, 10);
+  }
+  return !server.alive;
 }
 
 /** A restart that fails is the student's fault: it becomes the check's failure, with the output. */
@@ -185,8 +235,6 @@ class ProbeErrorFromStart extends ProbeError {
     super(e.code, `after a restart on the same port: ${e.message}`, undefined, e.output || undefined);
   }
 }
-
-const CRASH_SIGNS = new Set(['connection-refused', 'connection-reset', 'eof-before-response', 'eof-mid-response']);
 
 interface GraderFault {
   fault: unknown;
@@ -202,7 +250,16 @@ function finish(base: Pick<CheckResult, 'id' | 'title' | 'points'>, c0: number, 
   const score = v.status === 'pass' ? base.points : v.status === 'partial' ? round(base.points * (v.fraction ?? 0)) : 0;
   const status = v.status === 'partial' && score === 0 ? 'fail' : v.status;
   const hint = status === 'pass' ? undefined : hintFor(v.code);
-  return { ...base, score, status, durationMs, ...(v.code ? { code: v.code } : {}), evidence: v.evidence, ...(hint ? { hint } : {}) };
+  return {
+    ...base,
+    score,
+    status,
+    durationMs,
+    ...(v.code && status !== 'pass' ? { code: v.code } : {}),
+    ...(v.cases ? { cases: v.cases } : {}),
+    evidence: v.evidence,
+    ...(hint ? { hint } : {}),
+  };
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

@@ -1,6 +1,8 @@
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
-import { defineCheck, defineExercise, fail, fromParts, pass, skip, type CheckContext } from './define.ts';
+import { defineCheck, defineExercise, fail, fromCases, pass, probeCase, skip, type CheckContext } from './define.ts';
+import { header } from '../probes/raw/parse-response.ts';
+import RULES from './rules/01-sockets.ts';
 import { isProbeError, ProbeError } from '../probes/errors.ts';
 import { get, request } from '../probes/raw/request.ts';
 import type { SendOptions } from '../probes/raw/connection.ts';
@@ -8,9 +10,9 @@ import type { SendOptions } from '../probes/raw/connection.ts';
 // 01-sockets: the server answers each request with a 200 whose body is the request line it read,
 // then closes. Echoing the request line proves the server really read the request.
 
-async function echoRequest(ctx: CheckContext, path: string, send?: SendOptions) {
+async function echoRequest(ctx: CheckContext, path: string, send?: SendOptions, label?: string) {
   const line = `GET ${path} HTTP/1.1`;
-  const { conn, res } = await request(() => ctx.connect(), get(path, ctx.port), send);
+  const { conn, res } = await request(() => ctx.connect(label ? { label: `request sent ${label}` } : {}), get(path, ctx.port), send);
   const body = res.body.toString('latin1').replace(/\s+$/, '');
   return { conn, res, line, body, ok: res.status === 200 && body === line };
 }
@@ -20,16 +22,23 @@ const answers = defineCheck({
   title: 'Answers a request with 200 and the request line as the body',
   points: 3,
   async run(ctx) {
-    const { conn, res, line, body } = await echoRequest(ctx, `/${ctx.rng.word()}`);
-    return fromParts([
-      { name: 'status 200', ok: res.status === 200, message: `status was ${res.status}`, exchange: conn.transcript({ expected: 'HTTP/1.1 200 OK' }) },
+    // Mixed case and repeated characters: a server that lower-cases, or strips only the first of them, shows it.
+    const path = `/${ctx.rng.mixedWord()}//${ctx.rng.word(3)}%2F%2f.~-_`;
+    const { conn, res, line, body } = await echoRequest(ctx, path);
+    conn.close();
+    const type = header(res, 'content-type');
+    return fromCases([
+      { name: 'status 200', ok: res.status === 200, code: 'wrong-status', rule: ctx.rule('status'), message: `status was ${res.status}`, exchange: conn.transcript({ expected: 'HTTP/1.1 200 OK' }) },
       {
         name: 'body is the request line',
         ok: body === line,
         weight: 2,
+        code: 'wrong-body',
+        rule: ctx.rule('echo-line'),
         message: `body was ${JSON.stringify(body.slice(0, 80))}`,
         exchange: conn.transcript({ expected: `a body of ${JSON.stringify(line)}` }),
       },
+      { name: 'a Content-Type header', ok: !!type, code: 'missing-header', rule: ctx.rule('content-type'), message: 'no Content-Type header', exchange: conn.transcript({ expected: 'Content-Type: text/plain' }) },
     ]);
   },
 });
@@ -40,7 +49,12 @@ const closes = defineCheck({
   points: 2,
   async run(ctx) {
     const { conn } = await echoRequest(ctx, `/${ctx.rng.word()}`);
-    if (await conn.waitForEof()) return pass('the server closed the connection after its response');
+    if (await conn.waitForEof()) {
+      // A Content-Length that counts fewer bytes than were sent leaves stray bytes after the response.
+      const stray = conn.unconsumed.length;
+      if (stray) return fail(`${stray} bytes came after the response's Content-Length, before the close`, { code: 'wrong-content-length', exchanges: [conn.transcript({ expected: 'nothing after the body that Content-Length announces' })] });
+      return pass('the server closed the connection after its response');
+    }
     return fail(`the connection was still open ${ctx.ioTimeoutMs} ms after the response`, {
       code: 'not-closed',
       exchanges: [conn.transcript({ expected: 'the server closes the socket (EOF) after writing the response' })],
@@ -70,12 +84,30 @@ const wholeRequest = defineCheck({
   title: 'Reads a request that arrives in small pieces',
   points: 2,
   async run(ctx) {
-    const r = await echoRequest(ctx, `/${ctx.rng.word(12)}/${ctx.rng.word(12)}`, { chunkSize: 5, pauseMs: 3, afterFirstPieceMs: 500 });
-    if (r.ok) return pass('a request sent 5 bytes at a time was read whole');
-    return fail(`answered with ${JSON.stringify(r.body.slice(0, 60))} after reading only part of the request`, {
-      code: 'partial-read',
-      exchanges: [r.conn.transcript({ label: 'request sent in 5-byte writes', expected: `200 with body ${JSON.stringify(r.line)}` })],
-    });
+    const rule = ctx.rule('whole-head');
+    const path = `/${ctx.rng.word(12)}/${ctx.rng.word(12)}`;
+    const headLength = Buffer.byteLength(get(path, ctx.port));
+    const ways: Array<[string, SendOptions]> = [
+      ['5 bytes at a time', { chunkSize: 5, pauseMs: 3, afterFirstPieceMs: 500 }],
+      // Cut inside the blank line: a search for \r\n\r\n in each read alone never finds it.
+      [`cut after byte ${headLength - 2}, inside the closing \r\n\r\n`, { sizes: [headLength - 2], afterFirstPieceMs: 300 }],
+      [`cut after byte ${headLength - 1}, before the last \n`, { sizes: [headLength - 1], afterFirstPieceMs: 300 }],
+    ];
+    const cases = [];
+    for (const [label, send] of ways) {
+      const expected = `200 with body ${JSON.stringify(`GET ${path} HTTP/1.1`)}`;
+      cases.push(await probeCase(`request sent ${label}`, async () => {
+        const r = await echoRequest(ctx, path, send, label);
+        r.conn.close();
+        return {
+          ok: r.ok,
+          code: 'partial-read' as const,
+          message: `answered ${r.res.status} with ${JSON.stringify(r.body.slice(0, 60))}, as if the first piece were the whole request`,
+          exchange: r.conn.transcript({ split: label, expected }),
+        };
+      }, { rule, expected }));
+    }
+    return fromCases(cases);
   },
 });
 
@@ -154,5 +186,6 @@ export default defineExercise({
   // None of the usual hard-coded values (5, 10, 16, 50, 128, 511, ...): a server that ignores
   // BACKLOG fails whatever the draw.
   env: (rng) => ({ BACKLOG: String(rng.pick([3, 7, 9, 12, 17, 23, 31, 42, 60])) }),
+  rules: RULES,
   checks: [answers, closes, manyInARow, wholeRequest, silentClient, backlog, reuseAddress],
 });

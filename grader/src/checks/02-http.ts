@@ -1,85 +1,48 @@
-import { defineCheck, defineExercise, fail, fromParts, pass, probeCase, type CheckContext, type Part, type Verdict } from './define.ts';
-import { isProbeError, type ProbeError } from '../probes/errors.ts';
-import type { Exchange } from '../report/model.ts';
-import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
-import { get, request } from '../probes/raw/request.ts';
+import { defineCheck, defineExercise, fromCases, probeCase, type Case, type CheckContext } from './define.ts';
+import { compare, describeExpectation, expectResponse, type CaseSpec, type Expectation } from './expect.ts';
+import { everyResponseCheck, HTTP_RESPONSE_RULES } from './every-response.ts';
+import { isProbeError } from '../probes/errors.ts';
+import { header } from '../probes/raw/parse-response.ts';
 import { httpCall, type HttpCall } from '../probes/http/client.ts';
+import type { RawConnection } from '../probes/raw/connection.ts';
+import RULES from './rules/02-http.ts';
 
 // 02-http: a real HTTP/1.1 server over raw sockets. Routes: GET/HEAD / (an HTML page), POST /echo
 // (the body back); 404 elsewhere, 405 with Allow for a known method a route does not take, 501 for
 // an unknown method, 400 (and close) for malformed requests.
 
-const post = (path: string, port: number, body: Buffer, extra: Record<string, string> = {}): Buffer =>
-  Buffer.concat([
-    Buffer.from(get(path, port, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), ...extra }, 'POST'), 'latin1'),
-    body,
-  ]);
+const HTML = /^text\/html\b/i;
+const OCTETS = /^application\/octet-stream\b/i;
 
-/** Sends one request on a fresh connection and reads one response. */
-const send = (ctx: CheckContext, bytes: string | Buffer, opts: { method?: string; label?: string } = {}) =>
-  request(() => ctx.connect(opts.label ? { label: opts.label } : {}), bytes, { method: opts.method });
+const echo = (ctx: CheckContext, body: Buffer, headers: Record<string, string> = {}) =>
+  ctx.request({ method: 'POST', target: '/echo', headers: { 'Content-Type': 'application/octet-stream', ...headers }, body });
 
-/** After a malformed request the server must still answer a plain GET on a new connection. */
-function stillAlive(ctx: CheckContext, after: string): Promise<Part> {
-  return probeCase(`still serving after ${after}`, async () => {
-    const { conn, res } = await send(ctx, get('/', ctx.port), { label: `GET / after ${after}` });
-    return { ok: res.status === 200, message: `GET / got ${res.status}`, exchange: conn.transcript() };
-  });
+/** Cases one after another, each on its own connection. */
+async function each(ctx: CheckContext, specs: CaseSpec[]) {
+  const cases: Array<Awaited<ReturnType<typeof expectResponse>>> = [];
+  for (const spec of specs) cases.push(await expectResponse(ctx, spec));
+  return cases;
 }
 
-/** A request that must be answered with one of `statuses`. */
-async function expectStatus(ctx: CheckContext, name: string, bytes: string | Buffer, statuses: number[], method?: string) {
-  const want = statuses.join(' or ');
-  let res: ParsedResponse | undefined;
-  const part = await probeCase(
-    name,
-    async () => {
-      const sent = await send(ctx, bytes, { method, label: name });
-      res = sent.res;
-      return { ok: statuses.includes(res.status), message: `got ${res.status}, expected ${want}`, exchange: sent.conn.transcript({ expected: `status ${want}` }) };
-    },
-    `status ${want}`,
-  );
-  return { ...part, res };
+/** A case judged on a response another case already read (one request, several things to judge). */
+function alsoOf(from: Case & { res?: { status: number; headers: Array<[string, string]>; body: Buffer } }, name: string, e: Expectation, rule: string, ctx: CheckContext): Case {
+  const ref = ctx.rule(rule);
+  if (!from.res) return { name, ok: false, rule: ref, ...(from.code ? { code: from.code } : {}), message: `no response to judge (${from.message})` };
+  const problems = compare(e, from.res);
+  const exchange = from.exchange ? { ...from.exchange, expected: describeExpectation(e) } : undefined;
+  return { name, ok: !problems.length, rule: ref, ...(problems[0] ? { code: problems[0].code } : {}), message: problems.map((p) => p.message).join('; ') || undefined, ...(exchange ? { exchange } : {}) };
 }
-
-const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 const getRoot = defineCheck({
   id: 'get-root',
   title: 'GET / is answered with 200 and an HTML page',
   points: 3,
   async run(ctx) {
-    const { conn, res } = await send(ctx, get('/', ctx.port));
-    const type = header(res, 'content-type') ?? '';
-    return fromParts([
-      { name: 'status 200', ok: res.status === 200, message: `status was ${res.status}`, exchange: conn.transcript({ expected: 'HTTP/1.1 200 OK' }) },
-      { name: 'Content-Type text/html', ok: /^text\/html\b/i.test(type), message: `Content-Type was "${type}"`, exchange: conn.transcript({ expected: 'Content-Type: text/html; charset=utf-8' }) },
-      { name: 'a non-empty body', ok: res.body.length > 0, message: 'the body was empty', exchange: conn.transcript() },
-    ]);
-  },
-});
-
-const requiredHeaders = defineCheck({
-  id: 'required-headers',
-  title: 'Responses carry Date, Server and Content-Type',
-  points: 3,
-  async run(ctx) {
-    const { conn, res } = await send(ctx, get(`/${ctx.rng.word()}`, ctx.port));
-    const date = header(res, 'date');
-    const skewS = date && IMF_FIXDATE.test(date) ? Math.abs(Date.parse(date) - Date.now()) / 1000 : undefined;
-    const server = header(res, 'server');
-    const type = header(res, 'content-type');
-    const t = conn.transcript();
-    return fromParts([
-      {
-        name: 'Date',
-        ok: skewS !== undefined && skewS < 60,
-        message: date === undefined ? 'no Date header' : skewS === undefined ? `Date "${date}" is not an IMF-fixdate like "Sun, 06 Nov 1994 08:49:37 GMT"` : `Date is ${Math.round(skewS)} s away from now`,
-        exchange: { ...t, expected: 'Date: <now as an IMF-fixdate, e.g. Sun, 06 Nov 1994 08:49:37 GMT>' },
-      },
-      { name: 'Server', ok: !!server, message: 'no Server header (or an empty one)', exchange: { ...t, expected: 'Server: <your server name>' } },
-      { name: 'Content-Type', ok: !!type, message: 'no Content-Type header on a response with a body (here a 404)', exchange: { ...t, expected: 'Content-Type: text/plain' } },
+    const root = await expectResponse(ctx, { name: 'GET /', send: ctx.request({ target: '/' }), status: 200, rule: 'root' });
+    return fromCases([
+      root,
+      alsoOf(root, 'Content-Type text/html', { headers: { 'content-type': HTML } }, 'root-html', ctx),
+      alsoOf(root, 'a non-empty body', { body: (b) => (b.length ? undefined : 'the body was empty') }, 'root-html', ctx),
     ]);
   },
 });
@@ -90,31 +53,46 @@ const contentLength = defineCheck({
   points: 2,
   async run(ctx) {
     // Ask for close, so the body can be measured up to EOF whatever Content-Length claims.
-    const conn = await ctx.connect();
-    await conn.send(get('/', ctx.port, { Connection: 'close' }));
-    await conn.waitForEof();
-    const all = conn.received;
-    const headEnd = all.indexOf('\r\n\r\n');
-    const head = all.subarray(0, headEnd < 0 ? all.length : headEnd).toString('latin1');
-    const declared = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(\r|$)/i.exec(head)?.[1];
-    const actual = headEnd < 0 ? 0 : all.length - headEnd - 4;
-    if (headEnd < 0) {
-      return fail('no complete response head came back (no blank line before EOF)', { exchanges: [conn.transcript({ expected: 'a response with a Content-Length header' })] });
-    }
-    const t = conn.transcript({ expected: `Content-Length: ${actual}, the number of bytes after the blank line` });
-    if (declared === undefined) return fail('the response has no Content-Length header', { code: 'missing-content-length', exchanges: [t] });
-    if (Number(declared) !== actual) return fail(`Content-Length says ${declared} but ${actual} body bytes came before EOF`, { code: 'wrong-content-length', exchanges: [t] });
-    return pass(`Content-Length ${declared} matches the body`);
+    const measure = (name: string, bytes: Buffer) =>
+      probeCase(name, async () => {
+        const conn = await ctx.connect({ label: name, requireFraming: undefined });
+        try {
+          await conn.send(bytes);
+          await conn.waitForEof();
+          return lengthVerdict(conn);
+        } finally {
+          conn.close();
+        }
+      }, { rule: ctx.rule('content-length') });
+    const body = Buffer.from(`${ctx.rng.unicodeWord(5)} ${ctx.rng.word(4)}`, 'utf8');
+    return fromCases([
+      await measure('GET / with Connection: close', ctx.request({ target: '/', headers: { Connection: 'close' } })),
+      await measure(`POST /echo of ${body.length} UTF-8 bytes (${[...body.toString('utf8')].length} characters)`, echo(ctx, body, { Connection: 'close' })),
+      await measure(`a 404 with Connection: close`, ctx.request({ target: `/${ctx.rng.word()}`, headers: { Connection: 'close' } })),
+    ]);
   },
 });
+
+function lengthVerdict(conn: RawConnection): Omit<Case, 'name'> {
+  const all = conn.received;
+  const headEnd = all.indexOf('\r\n\r\n');
+  if (headEnd < 0) return { ok: false, code: all.length ? 'response-stalled' : 'eof-before-response', message: 'no complete response head came back before EOF', exchange: conn.transcript({ expected: 'a response with a Content-Length header' }) };
+  const head = all.subarray(0, headEnd).toString('latin1');
+  const declared = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(\r|$)/i.exec(head)?.[1];
+  const actual = all.length - headEnd - 4;
+  const exchange = conn.transcript({ expected: `Content-Length: ${actual}, the number of bytes after the blank line` });
+  if (declared === undefined) return { ok: false, code: 'missing-content-length', message: 'the response has no Content-Length header', exchange };
+  if (Number(declared) !== actual) return { ok: false, code: 'wrong-content-length', message: `Content-Length says ${declared} but ${actual} body bytes came before EOF`, exchange };
+  return { ok: true, message: `Content-Length ${declared} matches the body`, exchange };
+}
 
 const notFound = defineCheck({
   id: 'not-found',
   title: 'An unknown path gets 404',
   points: 1,
-  async run(ctx) {
-    const path = `/${ctx.rng.word()}/${ctx.rng.word(5)}`;
-    return fromParts([await expectStatus(ctx, `GET ${path}`, get(path, ctx.port), [404])]);
+  run: async (ctx) => {
+    const paths = [`/${ctx.rng.mixedWord()}/${ctx.rng.word(5)}`, `/echo/${ctx.rng.word(4)}`, `/${ctx.rng.word(3)}%C3%A9${ctx.rng.word(2)}`];
+    return fromCases(await each(ctx, paths.map((target) => ({ name: `GET ${target}`, send: ctx.request({ target }), status: 404, rule: 'not-found' }))));
   },
 });
 
@@ -123,22 +101,21 @@ const methodNotAllowed = defineCheck({
   title: 'A method a route does not take gets 405 with Allow',
   points: 2,
   async run(ctx) {
-    const parts: Part[] = [];
-    const cases = [['DELETE', '/', 'GET'], ['PUT', '/', 'GET'], ['PATCH', '/', 'GET'], ['GET', '/echo', 'POST']] as const;
-    for (const [method, path, allow] of cases) {
-      const p = await expectStatus(ctx, `${method} ${path}`, get(path, ctx.port, method === 'GET' ? {} : { 'Content-Length': '0' }, method), [405]);
-      parts.push(p);
-      if (!p.ok || !p.res) continue;
-      const value = header(p.res, 'allow');
-      const allows = (value ?? '').split(',').map((s) => s.trim().toUpperCase());
-      parts.push({
-        name: `Allow header on ${method} ${path}`,
-        ok: allows.includes(allow),
-        message: value === undefined ? 'no Allow header' : `Allow was "${value}"`,
-        exchange: { ...p.exchange!, expected: `an Allow header listing ${allow}` },
-      });
+    const onRoot = ctx.rng.shuffle(['DELETE', 'PUT', 'PATCH', 'OPTIONS']).slice(0, 2);
+    const specs: Array<[string, string, string, Buffer?]> = [
+      ...onRoot.map((m): [string, string, string] => [m, '/', 'GET']),
+      ['POST', '/', 'GET', Buffer.from(ctx.rng.word(12))],
+      ['GET', '/echo', 'POST'],
+      ['HEAD', '/echo', 'POST'],
+    ];
+    const cases: Case[] = [];
+    for (const [method, target, allow, body] of specs) {
+      const send = ctx.request({ method, target, ...(body ? { body } : {}) });
+      const c = await expectResponse(ctx, { name: `${method} ${target}${body ? ' with a body' : ''}`, send, status: 405, headers: { allow: { has: allow } }, rule: 'method-not-allowed' });
+      // The status and the Allow header are one answer: a missing Allow gets its own code.
+      cases.push(c.ok || c.code !== 'missing-header' ? c : { ...c, code: 'missing-header' });
     }
-    return fromParts(parts);
+    return fromCases(cases);
   },
 });
 
@@ -147,53 +124,63 @@ const notImplemented = defineCheck({
   title: 'An unknown method gets 501',
   points: 1,
   async run(ctx) {
-    const method = ctx.rng.word(6).toUpperCase().replace(/[0-9]/g, 'Q');
-    return fromParts([await expectStatus(ctx, `${method} /`, get('/', ctx.port, {}, method), [501])]);
+    const made = ctx.rng.word(6).toUpperCase().replace(/[0-9]/g, 'Q');
+    return fromCases(await each(ctx, [
+      { name: `${made} /`, send: ctx.request({ method: made, target: '/' }), status: 501, rule: 'not-implemented' },
+      { name: `X-${made} /echo`, send: ctx.request({ method: `X-${made}`, target: '/echo' }), status: 501, rule: 'not-implemented' },
+      // Methods are case-sensitive: "get" is a method nobody implements.
+      { name: 'get / (lower case)', send: ctx.request({ method: 'get', target: '/' }), status: 501, rule: 'methods-case-sensitive' },
+    ]));
   },
 });
 
 const head = defineCheck({
   id: 'head',
-  title: "HEAD / gets GET's headers and no body",
+  title: "HEAD gets GET's headers and no body",
   points: 2,
   async run(ctx) {
-    const g = await send(ctx, get('/', ctx.port));
-    // A GET pipelined after the HEAD exposes a leaked body: it would be read as the next response.
-    const conn = await ctx.connect();
-    await conn.send(get('/', ctx.port, {}, 'HEAD') + get('/', ctx.port));
-    const h = await conn.readResponse({ method: 'HEAD' });
-    const t = () => conn.transcript({ expected: `HEAD's headers as GET's (Content-Length: ${header(g.res, 'content-length')}), no body, then the GET's response` });
-    let after;
-    try {
-      after = await conn.readResponse();
-    } catch (e) {
-      if (!isProbeError(e)) throw e;
-      // Closing after HEAD is keep-alive's business; what matters here is that no body came first.
-      const closedClean = (e.code === 'eof-before-response' || e.code === 'connection-reset') && conn.unconsumed.length === 0;
-      if (closedClean) after = undefined;
-      else return headFailure(e, t);
-    }
-    return fromParts([
-      { name: 'status as GET', ok: h.status === g.res.status, message: `HEAD got ${h.status}, GET got ${g.res.status}`, exchange: t() },
-      {
-        name: 'Content-Length as GET',
-        ok: header(h, 'content-length') === header(g.res, 'content-length'),
-        message: `HEAD said Content-Length ${header(h, 'content-length')}, GET ${header(g.res, 'content-length')}`,
-        exchange: t(),
-      },
-      { name: 'Content-Type as GET', ok: header(h, 'content-type') === header(g.res, 'content-type'), message: `HEAD said Content-Type ${header(h, 'content-type')}`, exchange: t() },
-      { name: 'no body (the next response intact)', ok: !after || after.status === 200, message: `the GET after HEAD got ${after?.status}`, exchange: t() },
-    ], 'head-with-body');
+    const g = await expectResponse(ctx, { name: 'GET /', send: ctx.request({ target: '/' }), status: 200 });
+    const cases: Case[] = [];
+    const same = (name: string) => (values: string[]) => {
+      const want = g.res ? header(g.res, name) : undefined;
+      return values.join(', ') === (want ?? '') ? undefined : `HEAD said ${name} "${values.join(', ')}", GET said "${want ?? ''}"`;
+    };
+    cases.push(await headCase(ctx, 'HEAD /', '/', { status: g.res?.status ?? 200, headers: { 'content-length': same('content-length'), 'content-type': same('content-type') } }));
+    cases.push(await headCase(ctx, 'HEAD of a missing path', `/${ctx.rng.word()}`, { status: 404 }));
+    return fromCases(cases);
   },
 });
 
-/** A GET after HEAD that did not parse: a leaked body (bytes that are not a status line), or no answer. */
-function headFailure(e: ProbeError, t: () => Exchange): Verdict {
-  const leaked = e.exchange?.violation !== undefined;
-  return fail(leaked ? 'the HEAD response carried a body: the bytes after its head were not the next response' : `no response to a GET sent after HEAD: ${e.message}`, {
-    code: leaked ? 'head-with-body' : e.code,
-    exchanges: [e.exchange ?? t()],
-  });
+/**
+ * HEAD, then (after its answer) a GET on the same connection: body bytes after the HEAD's head would
+ * sit in front of the GET's answer. A server that closes after the HEAD shows a body before its EOF.
+ * Whether the GET is answered at all is keep-alive's business, judged there.
+ */
+async function headCase(ctx: CheckContext, name: string, target: string, e: Expectation): Promise<Case> {
+  const rule = ctx.rule('head');
+  const expected = `${describeExpectation(e)}, and no body: the next bytes are the next response`;
+  return probeCase(name, async () => {
+    const conn = await ctx.connect({ label: `${name}, then GET / on the same connection` });
+    try {
+      await conn.send(ctx.request({ method: 'HEAD', target }));
+      const h = await conn.readResponse({ method: 'HEAD' });
+      await ctx.responses.record(conn, { check: ctx.checkId, case: name, request: { method: 'HEAD', version: 'HTTP/1.1', asksClose: false }, res: h }, { idleTimeoutMs: ctx.ioTimeoutMs });
+      const problems = compare(e, h);
+      if (!conn.eof) await conn.send(ctx.request({ target: '/' }));
+      let leaked: string | undefined;
+      try {
+        await conn.readResponse();
+      } catch (err) {
+        if (!isProbeError(err)) throw err;
+        if (err.exchange?.violation || conn.unconsumed.length) leaked = `${conn.unconsumed.length} bytes came after the HEAD response's head, where the next response should start`;
+      }
+      if (leaked) problems.unshift({ code: 'head-with-body', message: leaked });
+      const exchange = conn.transcript({ expected });
+      return problems.length ? { ok: false, code: problems[0]!.code, message: problems.map((p) => p.message).join('; '), exchange } : { ok: true, exchange };
+    } finally {
+      conn.close();
+    }
+  }, { expected, rule });
 }
 
 const postEcho = defineCheck({
@@ -202,24 +189,15 @@ const postEcho = defineCheck({
   points: 2,
   async run(ctx) {
     // Always more than one small read (4 KiB) can take, so the verdict does not hang on the draw.
-    const body = ctx.rng.bytes(ctx.rng.int(5000, 9000));
-    const { conn, res } = await send(ctx, post('/echo', ctx.port, body));
-    const type = header(res, 'content-type') ?? '';
-    return fromParts([
-      {
-        name: 'the body echoed exactly',
-        ok: res.status === 200 && res.body.equals(body),
-        weight: 3,
-        message: res.status !== 200 ? `status was ${res.status}` : `the body came back different (${res.body.length} bytes for ${body.length} sent${firstDiff(res.body, body)})`,
-        exchange: conn.transcript({ expected: `200 with the ${body.length} bytes that were posted` }),
-      },
-      {
-        name: 'Content-Type application/octet-stream',
-        ok: /^application\/octet-stream\b/i.test(type),
-        message: `Content-Type was "${type}"`,
-        exchange: conn.transcript({ expected: 'Content-Type: application/octet-stream (the echo is raw bytes, not text)' }),
-      },
-    ], 'body-mismatch');
+    const binary = ctx.rng.bytes(ctx.rng.int(5000, 9000));
+    const text = Buffer.from(`${ctx.rng.unicodeWord(8)}\r\n\r\n${ctx.rng.word(6)}`, 'utf8');
+    const cases = await each(ctx, [
+      { name: `${binary.length} random bytes`, send: echo(ctx, binary), status: 200, body: binary, code: 'body-mismatch', rule: 'echo', weight: 3 },
+      { name: 'UTF-8 text with a blank line inside', send: echo(ctx, text), status: 200, body: text, code: 'body-mismatch', rule: 'echo', weight: 1 },
+      { name: 'an empty body (Content-Length: 0)', send: echo(ctx, Buffer.alloc(0)), status: 200, body: Buffer.alloc(0), code: 'body-mismatch', rule: 'echo', weight: 1 },
+    ]);
+    const typed = alsoOf(cases[0]!, 'Content-Type application/octet-stream', { headers: { 'content-type': OCTETS } }, 'echo-type', ctx);
+    return fromCases([...cases.map((c) => (c.code === 'wrong-body' ? { ...c, code: 'body-mismatch' as const } : c)), { ...typed, weight: 1 }]);
   },
 });
 
@@ -230,14 +208,17 @@ const largeSplitBody = defineCheck({
   timeoutMs: 60_000,
   async run(ctx) {
     const body = ctx.rng.bytes(1024 * 1024);
-    const conn = await ctx.connect({ idleTimeoutMs: Math.max(ctx.ioTimeoutMs, 10_000) });
-    await conn.send(post('/echo', ctx.port, body), { chunkSize: 1024 });
-    const res = await conn.readResponse();
-    if (res.status === 200 && res.body.equals(body)) return pass('1 MiB echoed exactly', { values: { bytes: body.length } });
-    return fail(res.status !== 200 ? `status was ${res.status}` : `the echo differs: ${res.body.length} bytes back for ${body.length} sent${firstDiff(res.body, body)}`, {
+    const c = await expectResponse(ctx, {
+      name: 'a 1 MiB body',
+      send: echo(ctx, body),
+      split: { chunkSize: 1024, label: 'in 1 KiB writes' },
+      status: 200,
+      body,
       code: 'body-mismatch',
-      exchanges: [conn.transcript({ expected: `200 with the same ${body.length} bytes` })],
+      rule: 'echo-large',
+      idleTimeoutMs: Math.max(ctx.ioTimeoutMs, 10_000),
     });
+    return fromCases([c.code === 'wrong-body' ? { ...c, code: 'body-mismatch' } : c]);
   },
 });
 
@@ -247,60 +228,111 @@ const splitRequest = defineCheck({
   points: 1,
   async run(ctx) {
     const body = Buffer.from(ctx.rng.word(24), 'latin1');
-    const conn = await ctx.connect();
-    await conn.send(post('/echo', ctx.port, body), { chunkSize: 3, pauseMs: 2, afterFirstPieceMs: 300 });
-    const res = await conn.readResponse();
-    if (res.status === 200 && res.body.equals(body)) return pass('a request in 3-byte writes was answered correctly');
-    return fail('a request sent in 3-byte writes was answered wrongly', { code: 'partial-read', exchanges: [conn.transcript({ expected: `200 with body "${body}"` })] });
+    const bytes = echo(ctx, body);
+    const headEnd = bytes.indexOf('\r\n\r\n');
+    const get = ctx.request({ target: '/', headers: { 'X-Probe': ctx.rng.mixedWord(10) } });
+    const getEnd = get.indexOf('\r\n\r\n');
+    // Every cut inside the blank line that ends the head, where a search for \r\n\r\n in one read misses it.
+    const cuts = [1, 2, 3].map((k): CaseSpec => ({
+      name: `GET / cut after byte ${getEnd + k} (inside the closing \\r\\n\\r\\n)`,
+      send: get,
+      split: { sizes: [getEnd + k], afterFirstPieceMs: 300, label: `in two writes: ${getEnd + k} bytes, then ${get.length - getEnd - k}` },
+      status: 200,
+      code: 'partial-read',
+      rule: 'split',
+    }));
+    const cases = await each(ctx, [
+      { name: 'POST /echo in 3-byte writes', send: bytes, split: { chunkSize: 3, pauseMs: 2, afterFirstPieceMs: 300, label: '3 bytes at a time' }, status: 200, body, code: 'partial-read', rule: 'split' },
+      { name: 'POST /echo with the body in a later write', send: bytes, split: { sizes: [headEnd + 4], afterFirstPieceMs: 300, label: `the head (${headEnd + 4} bytes), then the body` }, status: 200, body, code: 'partial-read', rule: 'split' },
+      ...cuts,
+    ]);
+    // A wrong answer to a split request is the split's fault; a missing one keeps its own code.
+    return fromCases(cases.map((c) => (c.code === 'wrong-status' || c.code === 'wrong-body' ? { ...c, code: 'partial-read' } : c)));
   },
 });
+
+/** Sends requests one after another on one connection, each after the previous answer. */
+async function sequence(ctx: CheckContext, label: string, steps: Array<{ name: string; send: Buffer; method?: string; expect: Expectation }>) {
+  const conn = await ctx.connect({ label });
+  const times: number[] = [];
+  try {
+    for (const [i, step] of steps.entries()) {
+      const t0 = performance.now();
+      if (conn.eof) return { conn, times, failed: { i, code: 'not-kept-alive' as const, message: `the server closed the connection after response ${i}, before request ${i + 1} (${step.name})` } };
+      await conn.send(step.send);
+      let res;
+      try {
+        res = await conn.readResponse({ method: step.method ?? 'GET' });
+      } catch (e) {
+        if (!isProbeError(e)) throw e;
+        const closed = i > 0 && (e.code === 'eof-before-response' || e.code === 'connection-reset');
+        return { conn, times, failed: { i, code: closed ? ('not-kept-alive' as const) : e.code, message: closed ? `the server closed the connection after response ${i} instead of answering request ${i + 1} (${step.name})` : `request ${i + 1} (${step.name}): ${e.message}` } };
+      }
+      times.push(performance.now() - t0);
+      await ctx.responses.record(conn, { check: ctx.checkId, case: `${label}: ${step.name}`, request: { method: step.method ?? 'GET', version: 'HTTP/1.1', asksClose: false }, res }, { idleTimeoutMs: ctx.ioTimeoutMs });
+      const problems = compare(step.expect, res);
+      if (problems.length) return { conn, times, failed: { i, code: problems[0]!.code, message: `request ${i + 1} (${step.name}) on the same connection: ${problems.map((p) => p.message).join('; ')}` } };
+    }
+    return { conn, times, failed: undefined };
+  } finally {
+    conn.close();
+  }
+}
 
 const keepAlive = defineCheck({
   id: 'keep-alive',
-  title: 'Several requests on one connection',
+  title: 'Several requests on one connection, errors included',
   points: 2,
   async run(ctx) {
-    const conn = await ctx.connect();
-    const body = Buffer.from(ctx.rng.word(16), 'latin1');
-    const steps: Array<[string, string | Buffer, number, Buffer?]> = [
-      ['GET /', get('/', ctx.port), 200],
-      ['POST /echo', post('/echo', ctx.port, body), 200, body],
-      ['GET of a missing path', get(`/${ctx.rng.word()}`, ctx.port), 404],
+    const body = Buffer.from(ctx.rng.unicodeWord(10), 'utf8');
+    const made = ctx.rng.word(5).toUpperCase().replace(/[0-9]/g, 'X');
+    const steps = [
+      { name: 'GET /', send: ctx.request({ target: '/' }), expect: { status: 200 } },
+      { name: 'POST /echo', send: echo(ctx, body), expect: { status: 200, body } },
+      { name: 'GET of a missing path', send: ctx.request({ target: `/${ctx.rng.word()}` }), expect: { status: 404 } },
+      { name: 'DELETE /', send: ctx.request({ method: 'DELETE', target: '/' }), expect: { status: 405 } },
+      { name: `${made} /`, send: ctx.request({ method: made, target: '/' }), expect: { status: 501 } },
+      { name: 'HEAD /', send: ctx.request({ method: 'HEAD', target: '/' }), method: 'HEAD', expect: { status: 200 } },
+      { name: 'GET / again', send: ctx.request({ target: '/', headers: { 'x-PROBE': ctx.rng.mixedWord() } }), expect: { status: 200 } },
     ];
-    for (const [i, [name, bytes, status, echo]] of steps.entries()) {
-      await conn.send(bytes);
-      let res;
-      try {
-        res = await conn.readResponse();
-      } catch (e) {
-        if (!isProbeError(e)) throw e;
-        const why = i > 0 && (e.code === 'eof-before-response' || e.code === 'connection-reset') ? 'the server closed the connection after the previous response' : e.message;
-        return fail(`request ${i + 1} (${name}) on the same connection: ${why}`, { code: 'not-kept-alive', exchanges: [e.exchange ?? conn.transcript()] });
-      }
-      if (res.status !== status || (echo && !res.body.equals(echo))) {
-        return fail(`request ${i + 1} (${name}) on the same connection got a wrong answer`, { exchanges: [conn.transcript({ expected: `status ${status}` })] });
-      }
-    }
-    return pass(`${steps.length} requests answered on one connection`);
+    const r = await sequence(ctx, 'seven requests on one connection', steps);
+    const rule = ctx.rule('keep-alive');
+    const exchange = r.conn.transcript({ expected: steps.map((s, i) => `${i + 1}. ${s.name} → ${describeExpectation(s.expect)}`).join('; ') });
+    const cases: Case[] = [r.failed ? { name: 'every request answered on one connection', ok: false, rule, code: r.failed.code, message: r.failed.message, exchange } : { name: 'every request answered on one connection', ok: true, rule, exchange }];
+    cases.push(await manyRequests(ctx));
+    return fromCases(cases);
   },
 });
 
-/** A request after which the server must answer 200 and then close the connection. */
-async function answeredThenClosed(ctx: CheckContext, bytes: string, why: string) {
-  const { conn, res } = await send(ctx, bytes);
-  if (res.status !== 200) return fail(`status was ${res.status}`, { exchanges: [conn.transcript({ expected: 'status 200' })] });
-  if (await conn.waitForEof()) return pass('answered, then closed');
-  return fail(`the connection was still open ${ctx.ioTimeoutMs} ms after the response: ${why}`, {
-    code: 'not-closed',
-    exchanges: [conn.transcript({ expected: 'the response, then the server closes the connection' })],
-  });
+/** Twenty requests on one connection: each should take about as long as one on its own, not a hundred times more. */
+async function manyRequests(ctx: CheckContext): Promise<Case> {
+  const n = 20;
+  const rule = ctx.rule('keep-alive-prompt');
+  const name = `${n} requests on one connection, each answered at once`;
+  const t0 = performance.now();
+  await expectResponse(ctx, { name: 'GET / on its own connection', send: ctx.request({ target: '/' }) });
+  const singleMs = performance.now() - t0;
+  const steps = Array.from({ length: n }, (_, i) => ({ name: `GET / #${i + 1}`, send: ctx.request({ target: '/' }), expect: { status: 200 } }));
+  const r = await sequence(ctx, name, steps);
+  if (r.failed) return { name, ok: false, rule, code: r.failed.code, message: `not timed: ${r.failed.message}` };
+  const sorted = [...r.times].sort((a, b) => a - b);
+  const median = sorted[Math.floor(n / 2)]!;
+  // Generous both ways: a hundred times a request on a fresh connection, and never under 200 ms.
+  const bound = Math.round(Math.max(200, 100 * singleMs));
+  const values = { medianMs: Math.round(median), maxMs: Math.round(sorted.at(-1)!), boundMs: bound };
+  if (median <= bound) return { name, ok: true, rule, message: `median ${values.medianMs} ms per request` };
+  return { name, ok: false, rule, code: 'slow-keep-alive', message: `the median request took ${values.medianMs} ms (slowest ${values.maxMs} ms); a request on an open connection should take about a millisecond`, exchange: r.conn.transcript({ expected: 'each answer right after its request' }) };
 }
 
 const connectionClose = defineCheck({
   id: 'connection-close',
   title: 'Connection: close gets the response, then EOF',
   points: 1,
-  run: (ctx) => answeredThenClosed(ctx, get('/', ctx.port, { Connection: 'close' }), 'the request said Connection: close'),
+  run: async (ctx) =>
+    fromCases(await each(ctx, [
+      { name: 'GET / with Connection: close', send: ctx.request({ target: '/', headers: { Connection: 'close' } }), status: 200, closes: true, rule: 'connection-close' },
+      { name: 'POST /echo with "Connection: keep-alive, Close"', send: echo(ctx, Buffer.from(ctx.rng.word()), { Connection: 'keep-alive, Close' }), status: 200, closes: true, rule: 'connection-close' },
+    ])),
 });
 
 const http10 = defineCheck({
@@ -308,7 +340,11 @@ const http10 = defineCheck({
   title: 'An HTTP/1.0 request is answered, then closed',
   points: 1,
   // HTTP/1.0 needs no Host header, and closes after the response unless asked to keep alive.
-  run: (ctx) => answeredThenClosed(ctx, 'GET / HTTP/1.0\r\nUser-Agent: serverlab-grader\r\n\r\n', 'HTTP/1.0 closes after the response by default'),
+  run: async (ctx) =>
+    fromCases(await each(ctx, [
+      { name: 'GET / HTTP/1.0 without Host', send: ctx.request({ target: '/', version: 'HTTP/1.0', host: null }), status: 200, closes: true, rule: 'http10' },
+      { name: 'GET of a missing path, HTTP/1.0', send: ctx.request({ target: `/${ctx.rng.word()}`, version: 'HTTP/1.0', host: null }), status: 404, closes: true, rule: 'http10' },
+    ])),
 });
 
 const pipelining = defineCheck({
@@ -317,23 +353,38 @@ const pipelining = defineCheck({
   points: 2,
   async run(ctx) {
     const bodies = [0, 1, 2].map(() => Buffer.from(ctx.rng.word(ctx.rng.int(5, 40)), 'latin1'));
-    const conn = await ctx.connect();
-    await conn.send(Buffer.concat(bodies.map((b) => post('/echo', ctx.port, b))));
-    for (const [i, body] of bodies.entries()) {
+    const three = Buffer.concat(bodies.map((b) => echo(ctx, b)));
+    const mixed = [ctx.request({ target: '/' }), echo(ctx, bodies[0]!), ctx.request({ target: `/${ctx.rng.word()}` })];
+    const mixedBytes = Buffer.concat(mixed);
+    return fromCases([
+      await pipelined(ctx, 'three POST /echo in one write', three, bodies.map((b) => ({ status: 200, body: b })), undefined),
+      await pipelined(ctx, 'GET /, POST /echo and a 404, in two writes cut inside the second request', mixedBytes, [{ status: 200 }, { status: 200, body: bodies[0]! }, { status: 404 }], mixed[0]!.length + 7),
+    ]);
+  },
+});
+
+async function pipelined(ctx: CheckContext, name: string, bytes: Buffer, expects: Expectation[], cutAt: number | undefined): Promise<Case> {
+  const rule = ctx.rule('pipelining');
+  const expected = expects.map((e, i) => `${i + 1}. ${describeExpectation(e)}`).join('; ');
+  const conn = await ctx.connect({ label: name });
+  try {
+    await conn.send(bytes, cutAt ? { sizes: [cutAt], afterFirstPieceMs: 100 } : {});
+    for (const [i, e] of expects.entries()) {
       let res;
       try {
         res = await conn.readResponse();
-      } catch (e) {
-        if (!isProbeError(e)) throw e;
-        return fail(`response ${i + 1} of 3 to requests sent in one write: ${e.message}`, { code: 'pipelining', exchanges: [e.exchange ?? conn.transcript()] });
+      } catch (err) {
+        if (!isProbeError(err)) throw err;
+        return { name, ok: false, rule, code: i === 0 ? err.code : 'pipelining', message: `response ${i + 1} of ${expects.length}: ${err.message}`, exchange: conn.transcript({ expected }) };
       }
-      if (!res.body.equals(body)) {
-        return fail(`response ${i + 1} of 3 did not echo request ${i + 1}'s body`, { exchanges: [conn.transcript({ expected: `bodies in order: ${bodies.join(', ')}` })] });
-      }
+      const problems = compare(e, res);
+      if (problems.length) return { name, ok: false, rule, code: 'pipelining', message: `response ${i + 1} of ${expects.length}: ${problems.map((p) => p.message).join('; ')}`, exchange: conn.transcript({ expected }) };
     }
-    return pass('3 requests in one write were answered in order');
-  },
-});
+    return { name, ok: true, rule };
+  } finally {
+    conn.close();
+  }
+}
 
 const realClient = defineCheck({
   id: 'real-client',
@@ -341,34 +392,36 @@ const realClient = defineCheck({
   points: 2,
   async run(ctx) {
     const body = Buffer.from(ctx.rng.word(20), 'latin1');
-    const missing = `/${ctx.rng.word()}`;
-    const cases: Array<[HttpCall, number, Buffer?]> = [
-      [{ method: 'GET', path: '/' }, 200],
-      [{ method: 'POST', path: '/echo', body, headers: { 'content-type': 'application/octet-stream' } }, 200, body],
-      [{ method: 'HEAD', path: '/' }, 200],
-      [{ method: 'GET', path: missing }, 404],
+    const cases: Array<[HttpCall, Expectation]> = [
+      [{ method: 'GET', path: '/' }, { status: 200 }],
+      [{ method: 'POST', path: '/echo', body, headers: { 'content-type': 'application/octet-stream' } }, { status: 200, body }],
+      [{ method: 'HEAD', path: '/' }, { status: 200 }],
+      [{ method: 'GET', path: `/${ctx.rng.word()}` }, { status: 404 }],
     ];
-    const parts: Part[] = [];
-    for (const [call, status, echo] of cases) {
+    const rule = ctx.rule('real-client');
+    const out: Case[] = [];
+    for (const [call, e] of cases) {
       const a = await httpCall(ctx.port, call, { timeoutMs: ctx.ioTimeoutMs, signal: ctx.signal });
-      const ok = a.error === undefined && a.status === status && (!echo || a.body!.equals(echo));
-      const got = a.error ?? `status ${a.status}${echo && !a.body!.equals(echo) ? `, body ${JSON.stringify(a.body!.toString('latin1').slice(0, 60))}` : ''}`;
-      parts.push({ name: `${call.method} ${call.path}`, ok, message: `got ${got}, expected status ${status}${echo ? ` and the body "${echo}"` : ''}`, exchange: a.exchange });
+      const name = `${call.method} ${call.path} from undici`;
+      if (a.error !== undefined) {
+        out.push({ name, ok: false, rule, code: 'real-client', message: `undici failed: ${a.error}. It writes header names in lower case (host:, content-length:), as many clients do; header names are case-insensitive.`, exchange: a.exchange });
+        continue;
+      }
+      const problems = compare(e, { status: a.status!, headers: a.headers!, body: a.body! });
+      out.push(problems.length ? { name, ok: false, rule, code: problems[0]!.code, message: problems.map((p) => p.message).join('; '), exchange: a.exchange } : { name, ok: true, rule });
     }
-    const verdict = fromParts(parts, 'real-client');
-    if (verdict.status === 'pass') return verdict;
-    // Without a raw transcript, say what this client does differently from the other probes.
-    verdict.evidence.message += '. undici writes header names in lower case (host:, content-length:), as many clients do; header names are case-insensitive.';
-    return verdict;
+    return fromCases(out);
   },
 });
 
 /** Malformed requests, each on its own connection, answered with `statuses`; then a plain GET must still work. */
-async function refused(ctx: CheckContext, cases: Array<[name: string, bytes: string]>, statuses: number[], after: string) {
-  const parts: Part[] = [];
-  for (const [name, bytes] of cases) parts.push(await expectStatus(ctx, name, bytes, statuses));
-  parts.push(await stillAlive(ctx, after));
-  return fromParts(parts);
+async function refused(ctx: CheckContext, rule: string, cases: Array<[name: string, bytes: string | Buffer]>, statuses: number[], after: string) {
+  const specs = cases.map(([name, send]): CaseSpec => ({ name, send, status: statuses, rule }));
+  return fromCases([...(await each(ctx, specs)), await stillAlive(ctx, after)]);
+}
+
+function stillAlive(ctx: CheckContext, after: string): Promise<Case> {
+  return expectResponse(ctx, { name: `GET / still answered after ${after}`, send: ctx.request({ target: '/' }), status: 200, rule: 'survives' });
 }
 
 const badRequestLine = defineCheck({
@@ -376,14 +429,15 @@ const badRequestLine = defineCheck({
   title: 'A malformed request line gets 400',
   points: 2,
   run(ctx) {
-    const host = `Host: 127.0.0.1:${ctx.port}\r\n\r\n`;
+    const host = `Host: ${ctx.host}\r\n\r\n`;
     const w = ctx.rng.word(5);
-    const cases: Array<[string, string]> = [
+    return refused(ctx, 'bad-request-line', [
       ['a request line without a version', `GET /${w}\r\n${host}`],
       ['two spaces between method and path', `GET  /${w} HTTP/1.1\r\n${host}`],
+      ['a tab between method and path', `GET\t/${w} HTTP/1.1\r\n${host}`],
       ['a version that is not HTTP/x.y', `GET /${w} HTTP/one\r\n${host}`],
-    ];
-    return refused(ctx, cases, [400], 'the malformed requests');
+      ['a version in lower case', `GET /${w} http/1.1\r\n${host}`],
+    ], [400], 'the malformed requests');
   },
 });
 
@@ -393,11 +447,11 @@ const missingHost = defineCheck({
   points: 1,
   run(ctx) {
     const path = `/${ctx.rng.word(4)}`;
-    const cases: Array<[string, string]> = [
+    return refused(ctx, 'host', [
       ['HTTP/1.1 without Host', `GET ${path} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\n\r\n`],
-      ['two Host headers', `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nHost: ${ctx.rng.word()}.test\r\n\r\n`],
-    ];
-    return refused(ctx, cases, [400], 'requests with a missing or doubled Host');
+      ['two Host headers', `GET ${path} HTTP/1.1\r\nHost: ${ctx.host}\r\nHost: ${ctx.rng.word()}.test\r\n\r\n`],
+      ['two Host headers, the second in lower case', `GET ${path} HTTP/1.1\r\nHost: ${ctx.host}\r\nhost: ${ctx.host}\r\n\r\n`],
+    ], [400], 'requests with a missing or doubled Host');
   },
 });
 
@@ -406,12 +460,12 @@ const badContentLength = defineCheck({
   title: 'An invalid Content-Length gets 400',
   points: 2,
   run(ctx) {
-    const cases = (['abc', '+5', '-1', '1.5', ['3', '4']] as const).map((value): [string, string] => {
+    const cases = (['abc', '+5', '-1', '1.5', ' ', ['3', '4']] as const).map((value): [string, string] => {
       const lines = (Array.isArray(value) ? value : [value]).map((v) => `Content-Length: ${v}\r\n`).join('');
-      const name = Array.isArray(value) ? 'two different Content-Length headers' : `Content-Length: ${value}`;
-      return [name, `POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n${lines}\r\nabcde`];
+      const name = Array.isArray(value) ? 'two different Content-Length headers' : value === ' ' ? 'an empty Content-Length' : `Content-Length: ${value}`;
+      return [name, `POST /echo HTTP/1.1\r\nHost: ${ctx.host}\r\n${lines}\r\nabcde`];
     });
-    return refused(ctx, cases, [400], 'the bad Content-Lengths');
+    return refused(ctx, 'content-length-valid', cases, [400], 'the bad Content-Lengths');
   },
 });
 
@@ -421,7 +475,7 @@ const survivesBadClients = defineCheck({
   points: 2,
   async run(ctx) {
     const reset = await ctx.connect({ label: 'reset mid-request' });
-    await reset.send(`POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nContent-Length: 100\r\n\r\nabc`);
+    await reset.send(`POST /echo HTTP/1.1\r\nHost: ${ctx.host}\r\nContent-Length: 100\r\n\r\nabc`);
     reset.reset();
     const half = await ctx.connect({ label: 'half a request, then close' });
     await half.send(`GET /${ctx.rng.word()} HT`);
@@ -430,8 +484,36 @@ const survivesBadClients = defineCheck({
     await garbage.send(Buffer.concat([ctx.rng.bytes(300), Buffer.from('\r\n\r\n')]));
     await garbage.waitForBytes(200);
     garbage.close();
-    const alive = await stillAlive(ctx, 'clients that reset, hung up mid-request or sent garbage');
-    return fromParts([alive]);
+    // Bytes above 0x7f are allowed in a header value (obs-text): the request is valid, and not UTF-8.
+    const latin = Buffer.concat([Buffer.from(`GET / HTTP/1.1\r\nHost: ${ctx.host}\r\nX-Name: caf`), Buffer.from([0xe9, 0xff]), Buffer.from('\r\n\r\n')]);
+    const obsText = await expectResponse(ctx, { name: 'GET / with a header value that is not UTF-8 (bytes e9 ff)', send: latin, status: 200, rule: 'survives' });
+    return fromCases([obsText, await stillAlive(ctx, 'clients that reset, hung up mid-request or sent garbage')]);
+  },
+});
+
+const idleConnection = defineCheck({
+  id: 'idle-connection',
+  title: 'A client holding an idle connection does not stop the next one',
+  points: 1,
+  async run(ctx) {
+    const rule = ctx.rule('concurrent');
+    const waitMs = Math.max(ctx.ioTimeoutMs, 6000);
+    const held: Case[] = [];
+    for (const [name, first] of [
+      ['a kept-alive connection left idle after one answer', ctx.request({ target: '/' })],
+      ['a connection that sent half a head and went quiet', Buffer.from(`GET / HTTP/1.1\r\nHost: ${ctx.host}\r\n`)],
+    ] as const) {
+      const idle = await ctx.connect({ label: name });
+      try {
+        await idle.send(first);
+        if (name.startsWith('a kept')) await idle.readResponse().catch(() => undefined);
+        const next = await expectResponse(ctx, { name: `the next client, while ${name}`, send: ctx.request({ target: '/' }), status: 200, rule: 'concurrent', idleTimeoutMs: waitMs });
+        held.push(next.ok || next.code !== 'no-response' ? { ...next, rule } : { ...next, rule, code: 'blocked-by-idle-client', message: `no answer within ${waitMs / 1000} s while ${name}: the server serves one connection at a time` });
+      } finally {
+        idle.close();
+      }
+    }
+    return fromCases(held);
   },
 });
 
@@ -440,13 +522,13 @@ const headerSyntax = defineCheck({
   title: 'Malformed header lines get 400 (advanced)',
   points: 1,
   run(ctx) {
-    const start = `GET /${ctx.rng.word(4)} HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n`;
-    const cases: Array<[string, string]> = [
-      ['a space before the colon', `${start}X-Probe : 1\r\n\r\n`],
-      ['a folded header line (obs-fold)', `${start}X-Probe: a\r\n  b\r\n\r\n`],
-      ['a header line without a colon', `${start}X-Probe\r\n\r\n`],
-    ];
-    return refused(ctx, cases, [400], 'malformed header lines');
+    const start = `GET /${ctx.rng.word(4)} HTTP/1.1\r\nHost: ${ctx.host}\r\n`;
+    const name = ctx.rng.mixedWord(6);
+    return refused(ctx, 'header-syntax', [
+      ['a space before the colon', `${start}X-${name} : 1\r\n\r\n`],
+      ['a folded header line (obs-fold)', `${start}X-${name}: a\r\n  b\r\n\r\n`],
+      ['a header line without a colon', `${start}X-${name}\r\n\r\n`],
+    ], [400], 'malformed header lines');
   },
 });
 
@@ -455,22 +537,49 @@ const httpVersion = defineCheck({
   title: 'An unsupported HTTP version gets 505 (advanced)',
   points: 1,
   run(ctx) {
-    const cases = ['2.0', '3.0', '9.9'].map((v): [string, string] => [`HTTP/${v}`, `GET /${ctx.rng.word(4)} HTTP/${v}\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`]);
-    return refused(ctx, cases, [505, 400], 'requests for other HTTP versions');
+    const cases = ['2.0', '3.0', '9.9'].map((v): [string, string] => [`HTTP/${v}`, `GET /${ctx.rng.word(4)} HTTP/${v}\r\nHost: ${ctx.host}\r\n\r\n`]);
+    return refused(ctx, 'http-version', cases, [505, 400], 'requests for other HTTP versions');
   },
 });
 
-function firstDiff(a: Buffer, b: Buffer): string {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return `; first difference at byte ${i}`;
-  return '';
+/** A few answers of each kind, so the rules below are never judged on nothing. */
+async function everyKind(ctx: CheckContext): Promise<void> {
+  for (const spec of [
+    { target: '/' },
+    { target: `/${ctx.rng.word()}` },
+    { method: 'DELETE', target: '/' },
+    { method: ctx.rng.word(6).toUpperCase().replace(/[0-9]/g, 'Z'), target: '/' },
+    { method: 'POST', target: '/echo', body: ctx.rng.bytes(16) },
+  ]) {
+    await expectResponse(ctx, { name: `${spec.method ?? 'GET'} ${spec.target}`, send: ctx.request(spec) });
+  }
+  await expectResponse(ctx, { name: 'a malformed request line', send: `GET  / HTTP/1.1\r\nHost: ${ctx.host}\r\n\r\n` });
 }
+
+const requiredHeaders = everyResponseCheck({
+  id: 'required-headers',
+  title: 'Every response carries Date, Server and Content-Type, error responses too',
+  points: 3,
+  rules: ['date', 'server', 'content-type'],
+  probe: everyKind,
+  frozenDate: true,
+});
+
+const announcesClose = everyResponseCheck({
+  id: 'announces-close',
+  title: 'Says Connection: close when it closes, and closes when it says so',
+  points: 1,
+  rules: ['says-close', 'closes'],
+  probe: async () => undefined,
+});
 
 export default defineExercise({
   id: '02-http',
+  rules: RULES,
+  responseRules: HTTP_RESPONSE_RULES,
+  framing: 'content-length',
   checks: [
     getRoot,
-    requiredHeaders,
     contentLength,
     notFound,
     methodNotAllowed,
@@ -484,11 +593,14 @@ export default defineExercise({
     http10,
     pipelining,
     realClient,
+    idleConnection,
     badRequestLine,
     missingHost,
     badContentLength,
     survivesBadClients,
     headerSyntax,
     httpVersion,
+    requiredHeaders,
+    announcesClose,
   ],
 });

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { defineCheck, defineExercise, fromParts, probeCase, type CheckContext, type Part } from './define.ts';
+import { defineCheck, defineExercise, fromCases, probeCase, type Case, type CheckContext } from './define.ts';
+import RULES from './rules/03-urls.ts';
 import { header } from '../probes/raw/parse-response.ts';
 import { request } from '../probes/raw/request.ts';
 import type { Rng } from '../rng.ts';
@@ -40,18 +41,19 @@ async function inspect(ctx: CheckContext, target: string, host?: string) {
 }
 
 /** One case: the fields the server reported must equal what a correct parse gives. */
-function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string): Promise<Part> {
+function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string): Promise<Case> {
   const expected = `200 application/json with ${JSON.stringify(want)}`;
   return probeCase(
     name,
     async () => {
       const { conn, json, problem } = await inspect(ctx, target, host);
-      if (!json) return { ok: false, message: problem!, exchange: conn.transcript({ expected }) };
+      conn.close();
+      if (!json) return { ok: false, code: problem!.startsWith('status') ? 'wrong-status' : 'not-json', message: problem!, exchange: conn.transcript({ expected }) };
       const wrong = (Object.keys(want) as Field[]).filter((k) => !isDeepStrictEqual(json[k], want[k]));
       const message = wrong.map((k) => `${k} was ${JSON.stringify(json[k])}, expected ${JSON.stringify(want[k])}`).join('; ');
-      return { ok: wrong.length === 0, message, exchange: conn.transcript({ expected }) };
+      return { ok: wrong.length === 0, code: 'wrong-json', message, exchange: conn.transcript({ expected }) };
     },
-    expected,
+    { expected, rule: ctx.rule(ctx.checkId) },
   );
 }
 
@@ -65,7 +67,7 @@ const inspectPath = defineCheck({
   async run(ctx) {
     const a = segment(ctx.rng);
     const b = ctx.rng.word(6);
-    return fromParts([
+    return fromCases([
       await inspectCase(ctx, 'a plain path', `/inspect/${a}/${b}`, { scheme: 'http', path: `/inspect/${a}/${b}`, target: `/inspect/${a}/${b}` }),
       await inspectCase(ctx, 'the bare route', '/inspect', { path: '/inspect' }),
     ]);
@@ -78,11 +80,14 @@ const percentDecoding = defineCheck({
   points: 2,
   async run(ctx) {
     const w = ctx.rng.word(4);
-    return fromParts([
+    return fromCases([
       await inspectCase(ctx, '%20 is a space', `/inspect/${w}%20x`, { path: `/inspect/${w} x` }),
       await inspectCase(ctx, '%41 is A, lower-case hex works', `/inspect/%41${w}%7e`, { path: `/inspect/A${w}~` }),
       await inspectCase(ctx, 'UTF-8 bytes make one character', `/inspect/caf%C3%A9-${w}`, { path: `/inspect/café-${w}` }),
       await inspectCase(ctx, 'a % without two hex digits stays', `/inspect/100%-${w}%zz`, { path: `/inspect/100%-${w}%zz` }),
+      await inspectCase(ctx, 'every escape is decoded, not just the first', `/inspect/${w}%20%20x%2Dy%2d`, { path: `/inspect/${w}  x-y-` }),
+      await inspectCase(ctx, '%25 is a %, decoded once only', `/inspect/${w}%2541`, { path: `/inspect/${w}%41` }),
+      await inspectCase(ctx, 'lower-case UTF-8 escapes of a three-byte character', `/inspect/%e6%9d%b1${w}`, { path: `/inspect/東${w}` }),
     ]);
   },
 });
@@ -94,7 +99,7 @@ const plusInPath = defineCheck({
   async run(ctx) {
     const a = ctx.rng.word(4);
     const b = ctx.rng.word(4);
-    return fromParts([await inspectCase(ctx, '+ in a path', `/inspect/${a}+${b}`, { path: `/inspect/${a}+${b}` })]);
+    return fromCases([await inspectCase(ctx, '+ in a path', `/inspect/${a}+${b}`, { path: `/inspect/${a}+${b}` })]);
   },
 });
 
@@ -105,9 +110,10 @@ const queryString = defineCheck({
   async run(ctx) {
     const [k1, k2, v1, v2] = [ctx.rng.word(3), ctx.rng.word(4), ctx.rng.word(5), ctx.rng.word(6)];
     const n = String(ctx.rng.int(10, 999));
-    return fromParts([
+    return fromCases([
       await inspectCase(ctx, 'two pairs', `/inspect?${k1}=${v1}&${k2}=${n}`, { query: [[k1, v1], [k2, n]] }),
-      await inspectCase(ctx, '+ is a space in a query', `/inspect?q=${v1}+${v2}`, { query: [['q', `${v1} ${v2}`]] }),
+      await inspectCase(ctx, '+ is a space in a query, every one of them', `/inspect?q=${v1}+${v2}++${k1}`, { query: [['q', `${v1} ${v2}  ${k1}`]] }),
+      await inspectCase(ctx, 'an escaped & or = is data, not a separator', `/inspect?${k1}%3D${k2}=${v1}%26${v2}`, { query: [[`${k1}=${k2}`, `${v1}&${v2}`]] }),
       await inspectCase(ctx, 'percent-decoding in names and values', `/inspect?${k1}%20x=${n}%20${v1}&y=%41%2B`, { query: [[`${k1} x`, `${n} ${v1}`], ['y', 'A+']] }),
       await inspectCase(ctx, 'repeated names keep their order', `/inspect?${k1}=2&${k1}=1&${k2}=3`, { query: [[k1, '2'], [k1, '1'], [k2, '3']] }),
       await inspectCase(ctx, 'a name without = and an empty value', `/inspect?${k1}&${k2}=`, { query: [[k1, ''], [k2, '']] }),
@@ -122,7 +128,7 @@ const emptyQuery = defineCheck({
   points: 1,
   async run(ctx) {
     const w = ctx.rng.word(5);
-    return fromParts([
+    return fromCases([
       await inspectCase(ctx, 'no ?', `/inspect/${w}`, { path: `/inspect/${w}`, query: [] }),
       await inspectCase(ctx, 'a ? with nothing after it', `/inspect/${w}?`, { path: `/inspect/${w}`, query: [] }),
     ]);
@@ -136,7 +142,7 @@ const hostAndPort = defineCheck({
   async run(ctx) {
     const host = `${ctx.rng.word(6)}.test`;
     const port = ctx.rng.int(1025, 65000);
-    return fromParts([
+    return fromCases([
       await inspectCase(ctx, 'Host with a port', '/inspect', { host, port }, `${host}:${port}`),
       await inspectCase(ctx, 'Host without a port means 80', '/inspect', { host, port: 80 }, host),
       await inspectCase(ctx, 'host names are case-insensitive: report lower case', '/inspect', { host, port }, `${host.toUpperCase()}:${port}`),
@@ -153,7 +159,7 @@ const absoluteForm = defineCheck({
     const port = ctx.rng.int(1025, 65000);
     const w = ctx.rng.word(5);
     const v = ctx.rng.word(4);
-    return fromParts([
+    return fromCases([
       // The target's authority wins over the Host header (RFC 9112, section 3.2.2).
       await inspectCase(ctx, 'all parts', `http://${host}:${port}/inspect/${w}?k=${v}`, { host, port, path: `/inspect/${w}`, query: [['k', v]] }),
       await inspectCase(ctx, 'no port means 80', `http://${host}/inspect/${w}`, { host, port: 80, path: `/inspect/${w}` }),
@@ -161,17 +167,18 @@ const absoluteForm = defineCheck({
   },
 });
 
-function greetCase(ctx: CheckContext, name: string, target: string, body: string): Promise<Part> {
+function greetCase(ctx: CheckContext, name: string, target: string, body: string): Promise<Case> {
   const expected = `200 with body ${JSON.stringify(body)}`;
   return probeCase(
     name,
     async () => {
       const { conn, res } = await getOnce(ctx, target);
       const got = res.body.toString('utf8');
+      conn.close();
       const message = res.status !== 200 ? `status was ${res.status}` : `body was ${JSON.stringify(got.slice(0, 80))}`;
-      return { ok: res.status === 200 && got === body, message, exchange: conn.transcript({ expected }) };
+      return { ok: res.status === 200 && got === body, code: res.status !== 200 ? 'wrong-status' : 'wrong-body', message, exchange: conn.transcript({ expected }) };
     },
-    expected,
+    { expected, rule: ctx.rule('routing') },
   );
 }
 
@@ -182,7 +189,7 @@ const routing = defineCheck({
   async run(ctx) {
     const name = ctx.rng.word(7);
     const other = ctx.rng.word(4);
-    return fromParts([
+    return fromCases([
       await statusCase(ctx, '/', 200),
       await greetCase(ctx, 'a plain name', `/greet/${name}`, `Hello, ${name}!`),
       await greetCase(ctx, 'a percent-encoded name', `/greet/J%C3%BCrgen%20${other}`, `Hello, Jürgen ${other}!`),
@@ -190,14 +197,15 @@ const routing = defineCheck({
   },
 });
 
-function statusCase(ctx: CheckContext, target: string, status: number): Promise<Part> {
+function statusCase(ctx: CheckContext, target: string, status: number): Promise<Case> {
   return probeCase(
     `GET ${target}`,
     async () => {
       const { conn, res } = await getOnce(ctx, target);
-      return { ok: res.status === status, message: `status was ${res.status}, expected ${status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
+      conn.close();
+      return { ok: res.status === status, code: 'wrong-status', message: `status was ${res.status}, expected ${status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
     },
-    `status ${status}`,
+    { expected: `status ${status}`, rule: ctx.rule(ctx.checkId) },
   );
 }
 
@@ -206,7 +214,7 @@ const notFound = defineCheck({
   title: 'Unknown paths get 404, even when they start like a route',
   points: 1,
   async run(ctx) {
-    return fromParts([
+    return fromCases([
       await statusCase(ctx, `/${ctx.rng.word()}`, 404),
       await statusCase(ctx, `/inspector/${ctx.rng.word(3)}`, 404),
       await statusCase(ctx, `/greeting/${ctx.rng.word(3)}`, 404),
@@ -217,5 +225,6 @@ const notFound = defineCheck({
 
 export default defineExercise({
   id: '03-urls',
+  rules: RULES,
   checks: [inspectPath, percentDecoding, plusInPath, queryString, emptyQuery, hostAndPort, absoluteForm, routing, notFound],
 });

@@ -1,10 +1,16 @@
-import type { Evidence, Exchange } from '../report/model.ts';
+import type { CaseResult, Evidence, Exchange, RuleRef } from '../report/model.ts';
 import type { RunningServer } from '../server/server.ts';
 import type { Rng } from '../rng.ts';
-import { RawConnection, type ConnectOptions } from '../probes/raw/connection.ts';
+import type { RawConnection, ConnectOptions } from '../probes/raw/connection.ts';
+import type { RequestSpec } from '../probes/raw/request.ts';
 import { isProbeError } from '../probes/errors.ts';
+import type { FailureCode } from './codes.ts';
+import type { Rule } from './rules.ts';
+import type { ResponseLog, ResponseRule } from './responses.ts';
 
 export interface CheckContext {
+  /** The check being run. */
+  checkId: string;
   port: number;
   server: RunningServer;
   /** Seeded per check: the same seed gives the same probes, whatever order checks run in. */
@@ -15,8 +21,16 @@ export interface CheckContext {
   env: Record<string, string>;
   /** How long a read waits for the next byte before calling the server silent. */
   ioTimeoutMs: number;
-  /** Opens a recorded connection to the server; closed by the runner after the check. */
+  /** Opens a recorded connection to the server; closed by the runner after the check at the latest. */
   connect(opts?: Partial<Omit<ConnectOptions, 'port' | 'signal'>>): Promise<RawConnection>;
+  /** Request bytes addressed to this server (Host: 127.0.0.1:PORT unless the spec says otherwise). */
+  request(spec: RequestSpec): Buffer;
+  /** `127.0.0.1:PORT`, for hand-written request bytes. */
+  host: string;
+  /** The exercise's rule with this id, as cases cite it; an unknown id is a grader bug. */
+  rule(id: string): RuleRef;
+  /** Every response any check of this unit has read so far, judged by the exercise's response rules. */
+  responses: ResponseLog;
   /** Stops the server and starts it again on the same port; abandoned if the check runs out of time. */
   restartServer(): Promise<void>;
 }
@@ -25,7 +39,8 @@ export interface Verdict {
   status: 'pass' | 'fail' | 'partial' | 'skipped';
   /** Fraction of the points earned, for `partial`. */
   fraction?: number;
-  code?: string;
+  code?: FailureCode;
+  cases?: CaseResult[];
   evidence: Evidence;
 }
 
@@ -44,15 +59,21 @@ export interface ExerciseDefinition {
   id: string;
   /** Variables the server is started with, besides PORT; may draw from the seed. */
   env?(rng: Rng): Record<string, string>;
+  /** The README's rules, each tied to the check that probes it. */
+  rules: readonly Rule[];
+  /** Rules every response must keep, whatever case it answers; checked on every response read. */
+  responseRules?: readonly ResponseRule[];
+  /** Framing every response must use: a response without Content-Length is then a violation at once. */
+  framing?: 'content-length';
   checks: Check[];
 }
 
 export const defineCheck = (check: Check): Check => check;
 export const defineExercise = (exercise: ExerciseDefinition): ExerciseDefinition => exercise;
 
-type Extra = Omit<Evidence, 'message'> & { code?: string };
+type Extra = Omit<Evidence, 'message'> & { code?: FailureCode };
 
-function evidence(message: string, extra: Extra = {}): { code?: string; evidence: Evidence } {
+function evidence(message: string, extra: Extra = {}): { code?: FailureCode; evidence: Evidence } {
   const { code, ...rest } = extra;
   return { ...(code ? { code } : {}), evidence: { message, ...rest } };
 }
@@ -61,38 +82,56 @@ export const pass = (message: string, extra?: Extra): Verdict => ({ status: 'pas
 export const fail = (message: string, extra?: Extra): Verdict => ({ status: 'fail', ...evidence(message, extra) });
 export const skip = (message: string): Verdict => ({ status: 'skipped', evidence: { message } });
 
-export interface Part {
+/** One case of a check, as its code builds it. */
+export interface Case {
   name: string;
   ok: boolean;
-  /** Why it failed, in one line. */
+  /** This case's own failure code: the hint and the grouping in the report follow it. */
+  code?: FailureCode;
+  rule?: RuleRef;
+  /** Why it failed (or what was seen), in one line. */
   message?: string;
   exchange?: Exchange;
   weight?: number;
 }
 
 /**
- * Runs one case of a check. A server that refuses, resets, stays silent or answers malformed bytes
- * fails this case, with the transcript, instead of ending the whole check.
+ * Runs one case. A server that refuses, resets, stays silent or answers malformed bytes fails this
+ * case, with its own code and the transcript, instead of ending the whole check.
  */
-export async function probeCase(name: string, run: () => Promise<Omit<Part, 'name'>>, expected?: string): Promise<Part> {
+export async function probeCase(name: string, run: () => Promise<Omit<Case, 'name'>>, meta: { expected?: string; rule?: RuleRef } = {}): Promise<Case> {
   try {
-    return { name, ...(await run()) };
+    return { name, ...(meta.rule ? { rule: meta.rule } : {}), ...(await run()) };
   } catch (e) {
     if (!isProbeError(e)) throw e;
-    const message = expected ? `${e.message}; expected ${expected}` : e.message;
-    return { name, ok: false, message, ...(e.exchange ? { exchange: { ...e.exchange, ...(expected ? { expected } : {}) } } : {}) };
+    const message = meta.expected ? `${e.message}; expected ${meta.expected}` : e.message;
+    const exchange = e.exchange ? { ...e.exchange, ...(meta.expected ? { expected: meta.expected } : {}) } : undefined;
+    return { name, ok: false, code: e.code, message, ...(meta.rule ? { rule: meta.rule } : {}), ...(exchange ? { exchange } : {}) };
   }
 }
 
+const toResult = (c: Case): CaseResult => ({
+  name: c.name,
+  status: c.ok ? 'pass' : 'fail',
+  ...(c.code && !c.ok ? { code: c.code } : {}),
+  ...(c.rule ? { rule: c.rule } : {}),
+  ...(c.message ? { message: c.message } : {}),
+  ...(c.exchange ? { exchange: c.exchange } : {}),
+  ...(c.weight !== undefined ? { weight: c.weight } : {}),
+});
+
 /** A check made of independent cases: pass when all pass, partial credit by weight otherwise. */
-export function fromParts(parts: Part[], code?: string): Verdict {
-  const total = parts.reduce((s, p) => s + (p.weight ?? 1), 0);
-  const got = parts.filter((p) => p.ok).reduce((s, p) => s + (p.weight ?? 1), 0);
-  const failed = parts.filter((p) => !p.ok);
-  if (!failed.length) return pass(`all ${parts.length} cases passed: ${parts.map((p) => p.name).join('; ')}`);
-  const message = failed.map((p) => `${p.name}: ${p.message ?? 'wrong'}`).join('; ');
-  const exchanges = failed.flatMap((p) => (p.exchange ? [{ ...p.exchange, label: p.exchange.label ?? p.name }] : []));
-  const extra = { ...(code ? { code } : {}), ...(exchanges.length ? { exchanges } : {}) };
-  if (got === 0) return fail(message, extra);
-  return { status: 'partial', fraction: got / total, ...evidence(`${failed.length} of ${parts.length} cases failed: ${message}`, extra) };
+export function fromCases(cases: Case[]): Verdict {
+  const total = cases.reduce((s, p) => s + (p.weight ?? 1), 0);
+  const got = cases.filter((p) => p.ok).reduce((s, p) => s + (p.weight ?? 1), 0);
+  const failed = cases.filter((p) => !p.ok);
+  const results = cases.map(toResult);
+  const count = (n: number) => (n === 1 ? '1 case' : `${n} cases`);
+  if (!failed.length) return { status: 'pass', cases: results, evidence: { message: cases.length === 1 ? 'its case passed' : `all ${count(cases.length)} passed` } };
+  // The check's code is its first failed case's: where that case has none, the cause is not guessed.
+  const code = failed[0]!.code;
+  const message = failed.length === 1 ? `${failed[0]!.name}: ${failed[0]!.message ?? 'wrong'}` : `${failed.length} of ${count(cases.length)} failed`;
+  const base = { ...(code ? { code } : {}), cases: results, evidence: { message } };
+  if (got === 0) return { status: 'fail', ...base };
+  return { status: 'partial', fraction: got / total, ...base };
 }

@@ -1,6 +1,9 @@
-// Plain words for the failures students meet most, keyed by the stable code on a failed check.
-// Checks never write hint text themselves.
-const HINTS: Record<string, string> = {
+import type { FailureCode } from '../checks/codes.ts';
+
+// Plain words for what usually causes each failure, keyed by the failure code of the case that
+// failed. Checks never write hint text themselves. `null` is a decision, not a gap: where a code
+// has many possible causes the report shows what was seen and offers no guess.
+const HINTS: Record<FailureCode, string | null> = {
   'connection-refused':
     'Connection refused means nothing was listening: your server probably crashed during an earlier check. Look at its output below.',
   'connection-reset':
@@ -48,8 +51,40 @@ const HINTS: Record<string, string> = {
   'response-too-large': 'The server sent far more than the response should hold: does it keep writing after the response (or loop forever)?',
   'check-timeout':
     'The check ran out of time. The server may be stuck: for example blocked reading from one client while another waits.',
+  'connect-failed': null,
+  'connect-timeout':
+    'The kernel did not complete the connection in time: the listen queue is probably full because the server stopped calling accept().',
+  'bad-version': 'The status line starts with the version the server speaks: HTTP/1.1.',
+  'bad-status-code': 'A status code is three digits from 100 to 599.',
+  'bad-reason-phrase': 'The reason phrase is plain text up to the \r\n: no control characters.',
+  'bare-cr': 'A \r in a response head must be followed by \n: every line ends with \r\n.',
+  'header-without-colon': 'Every header line is "Name: value"; a line without a colon is not a header.',
+  'bad-header-name': 'A header name is a token: letters, digits and a few symbols such as - and _, no spaces.',
+  'bad-header-value': 'A header value may not hold control characters (a stray \r, \n or \0, for instance).',
+  'headers-too-large': null,
+  'conflicting-content-length': 'Send one Content-Length, with the length of the body you send.',
+  'te-and-content-length': 'Frame a body with Content-Length only; never send Transfer-Encoding beside it.',
+  'body-not-allowed': 'Responses with status 1xx, 204 and 304 have no body and no Content-Length above 0.',
+  'framing-not-allowed': 'This exercise frames every body with Content-Length.',
+  'bad-chunk-size': null,
+  'bad-chunk-end': null,
+  'wrong-status': null,
+  'missing-header': null,
+  'wrong-header': null,
+  'wrong-body': null,
+  'close-not-announced':
+    'When the server closes the connection after a response (after a 400, after Connection: close, for HTTP/1.0), the response says so with a Connection: close header, so the client knows not to send more.',
+  'blocked-by-idle-client':
+    'While one client kept its connection open and idle, the next client was not served: the server handles one connection at a time. Serve each connection on its own (a thread per connection in Python; in Node, never wait for one socket in a way that stops the others).',
+  'slow-keep-alive':
+    'Each request on a kept-alive connection waited for something before it was answered: a common cause is waiting for more bytes (or a read timeout) after a complete request instead of answering it at once, or writing the head and the body separately (Nagle\'s algorithm then holds the second write until the client acknowledges the first).',
+  'wrong-json': null,
+  'not-json': 'The answer must be a JSON document with Content-Type: application/json.',
+  'start-abandoned': null,
+  'run-time-limit': null,
+  'grader-error': 'This is a fault in the grader, not in your server: please report it with the seed.',
 };
 
 export function hintFor(code: string | undefined): string | undefined {
-  return code ? HINTS[code] : undefined;
+  return code && Object.hasOwn(HINTS, code) ? (HINTS[code as FailureCode] ?? undefined) : undefined;
 }

@@ -1,10 +1,11 @@
 import type { Exchange } from '../report/model.ts';
+import type { FailureCode } from '../checks/codes.ts';
 
 // A probe failure caused by the server (refused, reset, silent, malformed). The runner turns it into
 // a failed check with this evidence; any other exception is a grader error.
 export class ProbeError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: FailureCode,
     message: string,
     readonly exchange?: Exchange,
     /** The server's own output, when it explains the failure (a crash on restart). */

@@ -3,7 +3,13 @@
 
 export type Track = 'ts' | 'py';
 
-export type CheckStatus = 'pass' | 'fail' | 'partial' | 'error' | 'skipped';
+/**
+ * `not-run`: the check was never run (the server could not be started for it, --bail stopped the
+ * unit, or the run reached its time limit); `error`: the grader itself failed, which costs nothing.
+ */
+export type CheckStatus = 'pass' | 'fail' | 'partial' | 'error' | 'skipped' | 'not-run';
+
+export type NotRunReason = 'server-did-not-start' | 'bail' | 'run-time-limit';
 
 /** Bytes exchanged on one connection, as latin-1 text (one char per byte), cut to a readable size. */
 export interface Exchange {
@@ -18,16 +24,44 @@ export interface Exchange {
   expected?: string;
   /** The first protocol violation in `received`, with the offset of the offending byte. */
   violation?: { code: string; message: string; offset: number };
+  /** How the request was cut into writes, when it was not sent in one. */
+  split?: string;
+  /** The port the server listened on, so the report can turn the request into a command to paste. */
+  port?: number;
 }
+
+/** Where a rule comes from: the HTTP specifications, or the course asking for more than they do. */
+export interface RuleRef {
+  id: string;
+  /** "RFC 9112 §6.3 (MUST)", or "course rule". */
+  source: string;
+  /** For a course rule: what HTTP itself allows, and why the course asks for more. */
+  note?: string;
+}
+
+/** One case of a check: one request (or one small exchange) and its verdict. */
+export interface CaseResult {
+  name: string;
+  status: 'pass' | 'fail';
+  code?: string;
+  rule?: RuleRef;
+  /** Why it failed, in one line; what was seen, for a pass. */
+  message?: string;
+  exchange?: Exchange;
+  weight?: number;
+}
+
+/** A structured figure: a number, a word, or a small table (percentiles, a process snapshot). */
+export type Value = string | number | boolean | null | Value[] | { [key: string]: Value };
 
 export interface Evidence {
   /** One line: what was wrong, or what was seen. */
   message: string;
   exchanges?: Exchange[];
-  /** Numbers and facts measured during the check. */
-  values?: Record<string, string | number | boolean>;
-  /** Tail of the server's stderr, when the server's own output explains the failure. */
-  stderr?: string;
+  /** Figures and facts measured during the check. */
+  values?: Record<string, Value>;
+  /** The last lines the server printed (stdout and stderr together), when they explain the failure. */
+  output?: string;
 }
 
 export interface CheckResult {
@@ -37,9 +71,23 @@ export interface CheckResult {
   score: number;
   status: CheckStatus;
   durationMs: number;
-  /** Stable machine code for the failure (probe error or check-specific); keys the hints. */
+  /** Stable machine code for the failure (the first failed case's, or the check's own); keys the hints. */
   code?: string;
+  /** Why a `not-run` check did not run. */
+  notRun?: NotRunReason;
+  /** The cases the check is made of, in order, passing ones too. */
+  cases?: CaseResult[];
   evidence: Evidence;
+  hint?: string;
+}
+
+/** One start of the server that failed: the first, or a restart before or during a check. */
+export interface StartFailure {
+  /** The check it was started for. */
+  check: string;
+  code: string;
+  message: string;
+  output?: string;
   hint?: string;
 }
 
@@ -50,9 +98,10 @@ export interface ServerReport {
   starts: number;
   /** Processes still alive after SIGTERM, and descendants that had left the server's process group; all killed. */
   leftBehind: string[];
-  stderrTail?: string;
-  /** Why the server could not be started (or restarted); the checks after it did not run. */
-  startFailure?: { code: string; message: string; output?: string; hint?: string };
+  /** The last lines the server printed, stdout and stderr interleaved. */
+  outputTail?: string;
+  /** Every start that failed, in order, each named by the check it was for. */
+  startFailures: StartFailure[];
 }
 
 export interface ExerciseResult {
@@ -75,10 +124,18 @@ export interface RunResult {
   platform: string;
   score: number;
   maxScore: number;
+  /** The percentage of maxScore needed to pass, as given by --pass-mark. */
+  passPercent: number;
   /** Score needed to pass, in points. */
   passMark: number;
   passed: boolean;
-  /** Checks the grader could not run (a grader error, or the run's time limit); they cost no points but block passing. */
+  /** Checks where the grader itself failed; they cost no points but block passing. */
   graderErrors: number;
+  /** Checks not started because the run reached its time limit; they cost no points but block passing. */
+  unfinished: number;
+  /** --bail stopped the run at the first failed check. */
+  bailed: boolean;
+  /** The hint for every failure code in this result that has one, said once. */
+  hints: Record<string, string>;
   exercises: ExerciseResult[];
 }

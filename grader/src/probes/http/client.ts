@@ -18,6 +18,8 @@ export interface HttpCall {
 export interface HttpAnswer {
   call: HttpCall;
   status?: number;
+  /** Header fields as received, in order. */
+  headers?: Array<[string, string]>;
   body?: Buffer;
   /** undici's code and message when the request failed (UND_ERR_SOCKET, HPE_INVALID_CONSTANT, ...). */
   error?: string;
@@ -74,7 +76,8 @@ export async function httpCall(port: number, call: HttpCall, opts: { timeoutMs: 
     pending = undefined;
     const res = await promise;
     const body = Buffer.from(await res.body.arrayBuffer());
-    return { call, status: res.statusCode, body, exchange: exchange(body) };
+    const headers = Object.entries(res.headers).flatMap(([n, v]): Array<[string, string]> => (Array.isArray(v) ? v.map((x): [string, string] => [n, x]) : v === undefined ? [] : [[n, v]]));
+    return { call, status: res.statusCode, headers, body, exchange: exchange(body) };
   } catch (e) {
     const err = e as Error & { code?: string };
     return { call, error: `${err.code ?? err.name}: ${err.message}`, exchange: exchange() };

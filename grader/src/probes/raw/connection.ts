@@ -16,11 +16,15 @@ export interface ConnectOptions {
   /** How long a read may wait without a single new byte before the server counts as silent. */
   idleTimeoutMs: number;
   label?: string;
+  /** Framing every response on this connection must use (an exercise that asks for Content-Length). */
+  requireFraming?: 'content-length';
 }
 
 export interface SendOptions {
   /** Split the bytes into writes of this size (a server must not assume one read is one request). */
   chunkSize?: number;
+  /** Sizes of the first writes, in order; whatever is left goes in one last write. */
+  sizes?: number[];
   /** Pause between split writes, so each goes out as its own TCP segment. */
   pauseMs?: number;
   /**
@@ -35,6 +39,20 @@ export interface ReadOptions extends Omit<ParseOptions, 'eof'> {
 }
 
 type Wake = () => void;
+
+/** The writes a send is made of: fixed sizes first, then chunks of chunkSize (or the rest at once). */
+function cut(bytes: Buffer, opts: SendOptions): Buffer[] {
+  const pieces: Buffer[] = [];
+  let at = 0;
+  for (const size of opts.sizes ?? []) {
+    if (at >= bytes.length) break;
+    pieces.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  const size = opts.chunkSize ?? bytes.length;
+  for (; at < bytes.length; at += size) pieces.push(bytes.subarray(at, at + size));
+  return pieces.length ? pieces : [bytes];
+}
 
 /** One TCP connection that records every byte both ways, for exact-byte probes and their evidence. */
 export class RawConnection {
@@ -130,23 +148,22 @@ export class RawConnection {
   }
 
   transcript(extra: Partial<Exchange> = {}): Exchange {
-    return toExchange(this.sent, this.received, { ...(this.opts.label ? { label: this.opts.label } : {}), ...extra });
+    return toExchange(this.sent, this.received, { ...(this.opts.label ? { label: this.opts.label } : {}), port: this.opts.port, ...extra });
   }
 
   async send(data: string | Buffer, opts: SendOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    const size = opts.chunkSize ?? bytes.length;
-    for (let at = 0; at < bytes.length; at += size) {
+    const pieces = cut(bytes, opts);
+    for (const [i, piece] of pieces.entries()) {
       if (this.eof || this.socket.destroyed || this.socket.writableEnded) {
         this.sendCutShort = true;
         return;
       }
-      const piece = bytes.subarray(at, at + size);
       this.sentChunks.push(piece);
       const flushed = this.socket.write(piece);
       if (!flushed) await this.waitFor((wake) => this.socket.once('drain', wake), opts.pauseMs ?? this.opts.idleTimeoutMs);
-      if (at === 0 && opts.afterFirstPieceMs) await this.waitForBytes(opts.afterFirstPieceMs);
-      else if (opts.pauseMs && at + size < bytes.length) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
+      if (i === 0 && opts.afterFirstPieceMs && pieces.length > 1) await this.waitForBytes(opts.afterFirstPieceMs);
+      else if (opts.pauseMs && i < pieces.length - 1) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
     }
   }
 
@@ -154,7 +171,7 @@ export class RawConnection {
   async readResponse(opts: ReadOptions = {}): Promise<ParsedResponse> {
     const idle = opts.idleTimeoutMs ?? this.opts.idleTimeoutMs;
     for (;;) {
-      const outcome = parseResponse(this.received, this.consumed, { ...opts, eof: this.eof });
+      const outcome = parseResponse(this.received, this.consumed, { ...(this.opts.requireFraming ? { requireFraming: this.opts.requireFraming } : {}), ...opts, eof: this.eof });
       if (outcome.kind === 'incomplete' && this.overflow) {
         throw new ProbeError('response-too-large', `more than ${MAX_RECEIVED_BYTES / 1024 / 1024} MiB came back without the response ending`, this.transcript());
       }

@@ -1,3 +1,5 @@
+import type { FailureCode } from '../../checks/codes.ts';
+
 // A strict HTTP/1.x response parser (RFC 9112). It tells a response that is not finished yet
 // ("incomplete": wait for more bytes or EOF) from one that breaks the protocol ("invalid": a stable
 // code and the offset of the first offending byte), and accepts every valid framing.
@@ -25,7 +27,7 @@ export type ParseOutcome =
       /** Stream length below which parsing again cannot progress (Infinity: only EOF can). */
       need?: number;
     }
-  | { kind: 'invalid'; code: string; message: string; offset: number };
+  | { kind: 'invalid'; code: FailureCode; message: string; offset: number };
 
 export interface ParseOptions {
   /** The request method: HEAD responses have no body. */
@@ -45,7 +47,7 @@ const LF = 10;
 
 class Invalid {
   constructor(
-    readonly code: string,
+    readonly code: FailureCode,
     readonly message: string,
     readonly offset: number,
   ) {}

@@ -1,0 +1,36 @@
+import { defineRules } from '../rules.ts';
+
+// exercises/02-http/README.md, rule by rule.
+
+export default defineRules([
+  { id: 'root', check: 'get-root', readme: '`GET /` | `200`', source: { spec: 'RFC 9110', section: '15.3.1', level: 'MUST' } },
+  { id: 'root-html', check: 'get-root', readme: '`Content-Type: text/html; charset=utf-8`, a small HTML page (anything, as long as it is not empty)', source: { course: true, allows: 'any media type for any resource', why: 'the route is specified that way, so the answer can be checked' } },
+  { id: 'content-length', check: 'content-length', readme: 'How many **bytes** the body has. Send it on every response, even when it is `0`.', source: { course: true, allows: 'a response framed by closing the connection, or chunked, without Content-Length (RFC 9112 §6.3)', why: 'Content-Length framing is the one this exercise teaches, and keep-alive depends on it' } },
+  { id: 'not-found', check: 'not-found', readme: 'any other path | `404`', source: { spec: 'RFC 9110', section: '15.5.5', level: 'SHOULD' } },
+  { id: 'method-not-allowed', check: 'method-not-allowed', readme: 'The response **must** have an `Allow` header listing the methods that path does take', source: { spec: 'RFC 9110', section: '15.5.6', level: 'MUST' } },
+  { id: 'not-implemented', check: 'not-implemented', readme: 'the method is a well-formed token that the server does not know at all', source: { spec: 'RFC 9110', section: '9.1', level: 'SHOULD' } },
+  { id: 'methods-case-sensitive', check: 'not-implemented', readme: 'Methods are case-sensitive: `get` is not `GET`.', source: { spec: 'RFC 9110', section: '9.1', level: 'MUST' } },
+  { id: 'head', check: 'head', readme: 'must carry the same status, the same `Content-Type` and the **same `Content-Length`** as `GET /`', source: { spec: 'RFC 9110', section: '9.3.2', level: 'MUST' } },
+  { id: 'echo', check: 'post-echo', readme: 'the request body sent back byte for byte', source: { course: true, allows: 'any answer to a POST', why: 'echoing the body proves the server read exactly Content-Length bytes, whatever they are' } },
+  { id: 'echo-type', check: 'post-echo', readme: '`Content-Type: application/octet-stream`, and the request body sent back', source: { course: true, allows: 'any media type', why: 'the echo is raw bytes, not text, and its label must say so' } },
+  { id: 'echo-large', check: 'large-split-body', readme: 'a 1 MiB body arrives in many', source: { spec: 'RFC 9112', section: '6.2', level: 'MUST' } },
+  { id: 'split', check: 'split-request', readme: 'Your code should give the same answers whether the bytes come all at once or one byte at a time.', source: { spec: 'RFC 9112', section: '2.2', level: 'MUST' } },
+  { id: 'keep-alive', check: 'keep-alive', readme: 'keep the connection open after each response, and go back to reading the next request', source: { spec: 'RFC 9112', section: '9.3', level: 'SHOULD' } },
+  { id: 'keep-alive-prompt', check: 'keep-alive', readme: 'every response can stall for about 40 ms', source: { course: true, allows: 'a response at any time', why: 'a server that waits after a complete request (for a timeout, or for the client to acknowledge a first write) is slow on every request' } },
+  { id: 'connection-close', check: 'connection-close', readme: '**`Connection: close`** in a request means the client will not send anything more.', source: { spec: 'RFC 9112', section: '9.6', level: 'MUST' } },
+  { id: 'http10', check: 'http10', readme: '**HTTP/1.0**: close after the response', source: { spec: 'RFC 9112', section: '9.3', level: 'MUST' } },
+  { id: 'pipelining', check: 'pipelining', readme: 'The server must answer them one by one, **in the order they came**.', source: { spec: 'RFC 9112', section: '9.3.2', level: 'MUST' } },
+  { id: 'real-client', check: 'real-client', readme: 'Header names are case-insensitive', source: { spec: 'RFC 9110', section: '5.1', level: 'MUST' } },
+  { id: 'concurrent', check: 'idle-connection', readme: 'one client keeping an idle connection must not stop the next one from being served', source: { course: true, allows: 'a server that serves one connection at a time', why: 'with persistent connections, a one-at-a-time server is stuck behind any client that keeps its connection open' } },
+  { id: 'bad-request-line', check: 'bad-request-line', readme: 'a request line that is not exactly three parts separated by single spaces', source: { spec: 'RFC 9112', section: '3', level: 'SHOULD' } },
+  { id: 'host', check: 'missing-host', readme: 'an HTTP/1.1 request without a `Host` header, or any request with two `Host` headers', source: { spec: 'RFC 9112', section: '3.2', level: 'MUST' } },
+  { id: 'content-length-valid', check: 'bad-content-length', readme: 'a `Content-Length` that is not digits only, or two that disagree', source: { spec: 'RFC 9112', section: '6.3', level: 'MUST' } },
+  { id: 'survives', check: 'survives-bad-clients', readme: 'your server must go on serving everyone else', source: { course: true, allows: 'anything after a malformed request', why: 'a server is a program that accepts input from anyone on the network' } },
+  { id: 'header-syntax', check: 'header-syntax', readme: 'a header line that starts with a space or a tab', source: { course: true, allows: 'a server to replace obs-fold with spaces instead of refusing it (RFC 9112 §5.2), though it must refuse whitespace before a colon', why: 'folded lines are read differently by different programs, which is how requests are smuggled' } },
+  { id: 'http-version', check: 'http-version', readme: 'the version is well-formed, but its major number is not 1', source: { spec: 'RFC 9110', section: '15.6.6', level: 'SHOULD' } },
+  { id: 'date', check: 'required-headers', readme: 'When the response was made.', source: { spec: 'RFC 9110', section: '6.6.1', level: 'MUST' } },
+  { id: 'server', check: 'required-headers', readme: 'Which software answered.', source: { course: true, allows: 'leaving Server out', why: 'naming the software helps whoever debugs or reports a bug' } },
+  { id: 'content-type', check: 'required-headers', readme: 'Error responses have bodies too, so they need one as well', source: { spec: 'RFC 9110', section: '8.3', level: 'SHOULD' } },
+  { id: 'says-close', check: 'announces-close', readme: 'add `Connection: close` to the response and close the connection', source: { spec: 'RFC 9112', section: '9.6', level: 'SHOULD' } },
+  { id: 'closes', check: 'announces-close', readme: 'Answer, put `Connection: close` in your response too, and then close the connection.', source: { spec: 'RFC 9112', section: '9.6', level: 'MUST' } },
+]);
