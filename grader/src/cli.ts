@@ -18,6 +18,7 @@ const USAGE = `usage: npm run grade -- [EXERCISE...] [options]
   --jobs N            servers graded at once (default: up to 4, one per core)
   --pass-mark PCT     percentage of the points needed to pass (default 100)
   --verbose           show evidence for passing checks too
+  --bail              stop at the first check that does not pass (exit 1)
   -h, --help          this text
 
 exit status: 0 passed, 1 below the pass mark, 2 usage or configuration error`;
@@ -31,6 +32,7 @@ const OPTIONS = {
   jobs: { type: 'string' },
   'pass-mark': { type: 'string' },
   verbose: { type: 'boolean' },
+  bail: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -66,10 +68,15 @@ async function main(argv: string[]): Promise<number> {
     seed: v.seed,
     jobs: positiveNumber('jobs', v.jobs, 64),
     passPercent: positiveNumber('pass-mark', v['pass-mark'], 100),
+    bail: v.bail ?? false,
     onExercise: (r) => progress(`graded ${r.id} [${r.track}]: ${r.score}/${r.maxScore} in ${(r.durationMs / 1000).toFixed(1)} s`),
   });
   const reporter = v.json ? REPORTERS.json : REPORTERS.terminal;
   process.stdout.write(reporter(result, { color, verbose: v.verbose ?? false }));
+  // `npm run` (unless silent) writes its "> serverlab@... grade" banner to stdout, ahead of the JSON.
+  if (v.json && process.env.npm_lifecycle_event !== undefined && process.env.npm_config_loglevel !== 'silent') {
+    progress('serverlab: npm printed its banner on stdout before the JSON; `npm run -s grade -- --json` gives clean output');
+  }
   return result.passed ? 0 : 1;
 }
 

@@ -12,7 +12,7 @@ import { gradeOne, repoPath } from './support/grade.ts';
 const OPTS = { readyTimeoutMs: 3000, ioTimeoutMs: 1000 };
 const BOUND_MS = 60_000;
 const CHECK_IDS = ['answers-request', 'closes-connection', 'many-in-a-row', 'reads-whole-request', 'silent-client', 'listen-backlog', 'reuse-address'];
-const STATUSES = ['pass', 'fail', 'partial', 'error', 'skipped'];
+const STATUSES = ['pass', 'fail', 'partial', 'error', 'skipped', 'not-run'];
 const onLinux = process.platform === 'linux';
 
 /** Live (non-zombie) processes whose command line mentions `needle`. Linux only. */
@@ -81,12 +81,13 @@ describe('the left-behind scan', () => {
 describe('hostile servers get a finished report, a clear verdict, and leave nothing behind', () => {
   it.concurrent('never-listens: every check fails as never-listened, after the ready timeout', async () => {
     const { ex, elapsedMs } = await gradeHostile('never-listens');
-    const sf = ex.server?.startFailure;
+    const sf = ex.server?.startFailures[0];
     expect(sf?.code).toBe('never-listened');
     expect(sf?.message).toContain('did not listen');
     expect(sf?.hint).toBeTruthy();
     for (const c of ex.checks) {
-      expect(c.status).toBe('fail');
+      expect(c.status).toBe('not-run');
+      expect(c.notRun).toBe('server-did-not-start');
       expect(c.code).toBe('never-listened');
       expect(c.evidence.message).toMatch(/^not run: .*did not listen/);
     }
@@ -97,12 +98,13 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
 
   it.concurrent('exits-at-once: every check fails as server-exited, with the exit code and what it printed', async () => {
     const { ex } = await gradeHostile('exits-at-once');
-    const sf = ex.server?.startFailure;
+    const sf = ex.server?.startFailures[0];
     expect(sf?.code).toBe('server-exited');
     expect(sf?.message).toContain('exit code 3');
     expect(sf?.output).toContain('the configuration file is missing');
     for (const c of ex.checks) {
-      expect(c.status).toBe('fail');
+      expect(c.status).toBe('not-run');
+      expect(c.notRun).toBe('server-did-not-start');
       expect(c.code).toBe('server-exited');
       expect(c.evidence.message).toMatch(/^not run: .*exit code 3/);
     }
@@ -142,7 +144,7 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
     const { ex } = await gradeHostile('floods-stdout');
     expect(check(ex, 'answers-request').status).toBe('pass');
     expect(ex.score).toBe(ex.maxScore);
-    const tail = ex.server?.stderrTail ?? '';
+    const tail = ex.server?.outputTail ?? '';
     expect(tail).toContain('flood');
     expect(tail.length).toBeLessThan(10 * 1024);
   });
@@ -157,9 +159,9 @@ describe('hostile servers get a finished report, a clear verdict, and leave noth
 
   it.skipIf(!onLinux).concurrent('listens-on-ipv6-loopback: named as listening where 127.0.0.1 cannot reach', async () => {
     const { ex, elapsedMs } = await gradeHostile('listens-on-ipv6-loopback');
-    expect(ex.server?.startFailure?.code).toBe('wrong-address');
-    expect(ex.server?.startFailure?.message).toMatch(/listens on \[::1\] port \d+, which 127\.0\.0\.1 cannot reach/);
-    expect(ex.server?.startFailure?.hint).toMatch(/Listen on 127\.0\.0\.1/);
+    expect(ex.server?.startFailures[0]?.code).toBe('wrong-address');
+    expect(ex.server?.startFailures[0]?.message).toMatch(/listens on \[::1\] port \d+, which 127\.0\.0\.1 cannot reach/);
+    expect(ex.server?.startFailures[0]?.hint).toMatch(/Listen on 127\.0\.0\.1/);
     expect(elapsedMs).toBeLessThan(OPTS.readyTimeoutMs + 10_000);
   });
 });

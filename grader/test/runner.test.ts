@@ -1,22 +1,51 @@
-import { describe, expect, it } from 'vitest';
-import { defineCheck, defineExercise, pass } from '../src/checks/define.ts';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defineCheck, defineExercise, fail, pass } from '../src/checks/define.ts';
 import { loadCourse } from '../src/course/course.ts';
 import { gradeUnit } from '../src/runner.ts';
 import sockets from '../src/checks/01-sockets.ts';
 import { gradeOne, repoPath } from './support/grade.ts';
 
 const runnerOpts = { seed: 's', ioTimeoutMs: 2000, checkTimeoutMs: 5000, readyTimeoutMs: 10_000, deadline: Date.now() + 60_000 };
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'serverlab-runner-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const sockets01 = async () => (await loadCourse()).find((e) => e.id === '01-sockets')!;
+
+/** A 01 server that refuses to start on its Nth start (counted in a file beside it), and is the reference otherwise. */
+function failsOnStart(n: number): string {
+  const dir = path.join(scratch, `fails-on-start-${n}`, '01-sockets');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'server.py'), `import os, runpy, sys
+count = os.path.join(os.path.dirname(os.path.abspath(__file__)), "starts")
+n = int(open(count).read()) + 1 if os.path.exists(count) else 1
+open(count, "w").write(str(n))
+if n == ${n}:
+    sys.exit("refusing start " + str(n))
+runpy.run_path(${JSON.stringify(repoPath('solutions/01-sockets/server.py'))}, run_name="__main__")
+`);
+  return dir;
+}
+
+const answering = (id: string) => defineCheck({ id, title: `${id} answers`, points: 1, run: async (ctx) => {
+  const conn = await ctx.connect();
+  await conn.send(ctx.request({ target: `/${id}` }));
+  const res = await conn.readResponse();
+  return res.status === 200 ? pass('answered') : fail(`status ${res.status}`);
+} });
 
 describe('the runner', () => {
   it.concurrent('stops starting checks when the run reaches its time bound, and still finishes the report', async () => {
     const ex = await gradeOne('solutions', '01-sockets', 'py', { runTimeoutMs: 1 });
-    expect(ex.checks.map((c) => `${c.status}:${c.code}`)).toEqual(ex.checks.map(() => 'error:run-time-limit'));
+    expect(ex.checks.map((c) => `${c.status}:${c.notRun}`)).toEqual(ex.checks.map(() => 'not-run:run-time-limit'));
     // Where the time runs out depends on the machine: no points lost for it, but no pass either.
     expect([ex.score, ex.maxScore]).toEqual([0, 0]);
   });
 
   it.concurrent('fails a check that outlives its time limit, and carries on with the next', async () => {
-    const unit = { exercise: (await loadCourse()).find((e) => e.id === '01-sockets')!, track: 'py' as const, dir: repoPath('fixtures/hostile/accepts-never-answers/01-sockets') };
+    const unit = { exercise: await sockets01(), track: 'py' as const, dir: repoPath('fixtures/hostile/accepts-never-answers/01-sockets') };
     // The checks that take the default limit; a few ask for more on purpose.
     const definition = { ...sockets, checks: sockets.checks.filter((c) => c.timeoutMs === undefined) };
     const t0 = Date.now();
@@ -28,9 +57,10 @@ describe('the runner', () => {
   });
 
   it.concurrent('turns an exception in a check into a grader error that costs no points', async () => {
-    const unit = { exercise: (await loadCourse()).find((e) => e.id === '01-sockets')!, track: 'py' as const, dir: repoPath('solutions/01-sockets') };
+    const unit = { exercise: await sockets01(), track: 'py' as const, dir: repoPath('solutions/01-sockets') };
     const definition = defineExercise({
       id: '01-sockets',
+      rules: [],
       env: () => ({ BACKLOG: '5' }),
       checks: [
         defineCheck({ id: 'fine', title: 'passes', points: 2, run: async () => pass('ok') }),
@@ -44,9 +74,39 @@ describe('the runner', () => {
     expect([ex.score, ex.maxScore]).toEqual([2, 2]);
   });
 
+  it.concurrent('after a crash, a failed restart costs the one check it was for; the next check gets a fresh start', async () => {
+    const unit = { exercise: await sockets01(), track: 'py' as const, dir: failsOnStart(2) };
+    const crash = defineCheck({ id: 'crash', title: 'kills the server', points: 1, run: async (ctx) => {
+      process.kill(ctx.server.pid, 'SIGKILL');
+      await ctx.server.exited;
+      return fail('killed');
+    } });
+    const definition = defineExercise({ id: '01-sockets', rules: [], env: () => ({ BACKLOG: '5' }), checks: [answering('first'), crash, answering('second'), answering('third')] });
+    const ex = await gradeUnit(unit, definition, runnerOpts);
+    expect(ex.checks.map((c) => `${c.id}:${c.status}`)).toEqual(['first:pass', 'crash:fail', 'second:not-run', 'third:pass']);
+    expect(ex.checks[2]!.notRun).toBe('server-did-not-start');
+    expect(ex.server?.startFailures.map((f) => `${f.check}:${f.code}`)).toEqual(['second:server-exited']);
+    expect(ex.server?.startFailures[0]!.output).toMatch(/refusing start 2/);
+    expect(ex.server?.starts).toBe(3);
+    expect([ex.score, ex.maxScore]).toEqual([2, 4]);
+  });
+
+  it.concurrent('with --bail, stops at the first check that does not pass', async () => {
+    const unit = { exercise: await sockets01(), track: 'py' as const, dir: repoPath('solutions/01-sockets') };
+    const definition = defineExercise({
+      id: '01-sockets',
+      rules: [],
+      env: () => ({ BACKLOG: '5' }),
+      checks: [answering('first'), defineCheck({ id: 'wrong', title: 'fails', points: 1, run: async () => fail('no') }), answering('second')],
+    });
+    const ex = await gradeUnit(unit, definition, { ...runnerOpts, bail: true });
+    expect(ex.checks.map((c) => `${c.id}:${c.status}:${c.notRun ?? ''}`)).toEqual(['first:pass:', 'wrong:fail:', 'second:not-run:bail']);
+  });
+
   it.concurrent('names a missing server file', async () => {
     const ex = await gradeOne('fixtures/hostile/never-listens', '01-sockets', 'ts');
-    expect(ex.server?.startFailure?.code).toBe('missing-server-file');
-    expect(ex.server?.startFailure?.message).toMatch(/there is no server\.ts in .*never-listens[/\\]01-sockets/);
+    expect(ex.server?.startFailures[0]?.code).toBe('missing-server-file');
+    expect(ex.server?.startFailures[0]?.message).toMatch(/there is no server\.ts in .*never-listens[/\\]01-sockets/);
+    expect(ex.checks.every((c) => c.status === 'not-run' && c.notRun === 'server-did-not-start')).toBe(true);
   });
 });

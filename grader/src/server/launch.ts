@@ -4,19 +4,23 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Track } from '../report/model.ts';
+import { compileServer, writeBundle } from './compile.ts';
 
 export interface LaunchCommand {
   file: string;
   args: string[];
   /** The file the student wrote, for messages. */
   entry: string;
+  /** The command as reports show it, where the real one names a temporary file. */
+  display?: string;
 }
 
 export const ENTRY_FILE: Record<Track, string> = { ts: 'server.ts', py: 'server.py' };
 
-// `node --import tsx` makes the spawned PID the listener itself (the tsx CLI would add a wrapper
-// process) and starts in about half the time. The loader is resolved from the grader's own
-// node_modules so a target outside the repo works too.
+// A TypeScript server normally runs as its compiled bundle (compile.ts); the rest runs under
+// `node --import tsx`. Either way the spawned PID is the listener itself (the tsx CLI would add a
+// wrapper process, and start in about twice the time). The loader is resolved from the grader's
+// own node_modules so a target outside the repo works too.
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 let python: Promise<string> | undefined;
@@ -34,7 +38,11 @@ function pythonInterpreter(): Promise<string> {
 
 export async function launchCommand(track: Track, dir: string): Promise<LaunchCommand> {
   const entry = path.join(dir, ENTRY_FILE[track]);
-  if (track === 'ts') return { file: process.execPath, args: ['--import', tsxLoader, entry], entry };
+  if (track === 'ts') {
+    const compiled = await compileServer(entry);
+    if (!compiled.ok) return { file: process.execPath, args: ['--import', tsxLoader, entry], entry };
+    return { file: process.execPath, args: ['--enable-source-maps', writeBundle(compiled.code)], entry, display: `node --enable-source-maps ${entry} (as one file, bundled by esbuild)` };
+  }
   return { file: await pythonInterpreter(), args: ['-u', entry], entry };
 }
 

@@ -80,7 +80,7 @@ export class RunningServer {
       throw new StartError('missing-server-file', `there is no ${ENTRY_FILE[opts.track]} in ${path.relative(process.cwd(), opts.dir) || opts.dir}`, '');
     }
     const cmd = await launchCommand(opts.track, opts.dir);
-    const command = [cmd.file === process.execPath ? 'node' : path.basename(cmd.file), ...cmd.args.map(shorten)].join(' ');
+    const command = cmd.display ?? [cmd.file === process.execPath ? 'node' : path.basename(cmd.file), ...cmd.args.map(shorten)].join(' ');
     const output = new OutputTail();
     const t0 = performance.now();
     const tag = randomUUID();
@@ -187,7 +187,7 @@ function shorten(arg: string): string {
  * (no CI secrets, no NODE_OPTIONS), and a fixed hash seed so Python behaves the same every run.
  */
 function serverBaseEnv(): Record<string, string> {
-  const keep = /^(PATH|HOME|USER|LOGNAME|SHELL|TMPDIR|TZ|LANG|LC_\w+|PYENV_\w+|VIRTUAL_ENV|CONDA_\w+|SYSTEMROOT)$/;
+  const keep = /^(PATH|HOME|USER|LOGNAME|SHELL|TMPDIR|TZ|LANG|LC_\w+|PYENV_\w+|VIRTUAL_ENV|CONDA_\w+|SYSTEMROOT|__STRYKER_ACTIVE_MUTANT__)$/;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && keep.test(k)) env[k] = v;
   env.PYTHONDONTWRITEBYTECODE = '1';
