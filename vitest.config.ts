@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     maxConcurrency: 4,
+    // Fails the run if it leaves a temp folder or a server process behind (see the file).
+    globalSetup: ['grader/test/support/leak-guard.ts'],
   },
 });

@@ -1,14 +1,16 @@
-import { mkdtempSync, mkdirSync, writeFileSync, cpSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COURSE_DIR, loadCourse } from '../../src/course/course.ts';
 import { ConfigError } from '../../src/config-error.ts';
 import { EXERCISE_CHECKS } from '../../src/checks/index.ts';
 import { grade } from '../../src/pipeline.ts';
+import { tempDirs } from '../support/temp.ts';
+
+const tempDir = tempDirs();
 
 function courseWith(id: string, json: unknown): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'serverlab-course-'));
+  const dir = tempDir('course');
   mkdirSync(path.join(dir, id));
   writeFileSync(path.join(dir, id, 'exercise.json'), typeof json === 'string' ? json : JSON.stringify(json));
   return dir;
@@ -54,7 +56,7 @@ describe('the course', () => {
 
   it('refuses a check list that differs from the grader', async () => {
     const dir = courseWith('01-sockets', { ...valid, checks: ['answers-request'] });
-    const target = mkdtempSync(path.join(os.tmpdir(), 'serverlab-target-'));
+    const target = tempDir('target');
     cpSync(path.join(COURSE_DIR, '01-sockets'), path.join(target, '01-sockets'), { recursive: true });
     await expect(grade({ courseDir: dir, target, track: 'py' })).rejects.toThrow(/field checks must be \[answers-request, closes-connection/);
   });

@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCourse } from '../../src/course/course.ts';
 import { defaultTrack, parseTrack, resolveUnits, selectExercises } from '../../src/target/target.ts';
 import { repoPath } from '../support/grade.ts';
+import { tempDirs } from '../support/temp.ts';
+
+const tempDir = tempDirs();
 
 describe('choosing exercises', async () => {
   const course = await loadCourse();
@@ -27,11 +29,11 @@ describe('choosing exercises', async () => {
   });
 
   it('refuses a named exercise the target has no folder for', () => {
-    expect(() => resolveUnits({ selected: selectExercises(course, ['02']), named: true, targetDir: repoPath('fixtures/broken/sockets-no-reuseaddr'), track: 'py' })).toThrow(/no such folder in the target/);
+    expect(() => resolveUnits({ selected: selectExercises(course, ['02']), named: true, targetDir: repoPath('fixtures/hostile/exits-at-once'), track: 'py' })).toThrow(/no such folder in the target/);
   });
 
   it('grades only the folders a target has when no exercise is named', () => {
-    const units = resolveUnits({ selected: course, named: false, targetDir: repoPath('fixtures/broken/sockets-no-reuseaddr'), track: 'py' });
+    const units = resolveUnits({ selected: course, named: false, targetDir: repoPath('fixtures/hostile/exits-at-once'), track: 'py' });
     expect(units.map((u) => u.exercise.id)).toEqual(['01-sockets']);
   });
 });
@@ -42,13 +44,13 @@ describe('tracks', () => {
   });
 
   it("reads the student's default from package.json", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'serverlab-track-'));
+    const dir = tempDir('track');
     writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ serverlab: { track: 'py' } }));
     expect(await defaultTrack(dir)).toBe('py');
   });
 
   it('names a bad default', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'serverlab-track-'));
+    const dir = tempDir('track');
     writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ serverlab: { track: 'go' } }));
     await expect(defaultTrack(dir)).rejects.toThrow(/field serverlab.track must be "ts" or "py", not "go"/);
   });
