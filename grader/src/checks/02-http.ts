@@ -404,7 +404,10 @@ const realClient = defineCheck({
       const a = await httpCall(ctx.port, call, { timeoutMs: ctx.ioTimeoutMs, signal: ctx.signal });
       const name = `${call.method} ${call.path} from undici`;
       if (a.error !== undefined) {
-        out.push({ name, ok: false, rule, code: 'real-client', message: `undici failed: ${a.error}. It writes header names in lower case (host:, content-length:), as many clients do; header names are case-insensitive.`, exchange: a.exchange });
+        // The same codes as the raw probe where the failure is the same; a parse error is undici's own.
+        const code = a.errorCode === 'UND_ERR_SOCKET' && !a.exchange.receivedBytes ? 'eof-before-response' : a.errorCode === 'UND_ERR_HEADERS_TIMEOUT' ? 'no-response' : 'real-client';
+        const why = code === 'real-client' ? '. It writes header names in lower case (host:, content-length:), as many clients do; header names are case-insensitive.' : '';
+        out.push({ name, ok: false, rule, code, message: `undici failed: ${a.error}${why}`, exchange: a.exchange });
         continue;
       }
       const problems = compare(e, { status: a.status!, headers: a.headers!, body: a.body! });
@@ -415,8 +418,8 @@ const realClient = defineCheck({
 });
 
 /** Malformed requests, each on its own connection, answered with `statuses`; then a plain GET must still work. */
-async function refused(ctx: CheckContext, rule: string, cases: Array<[name: string, bytes: string | Buffer]>, statuses: number[], after: string) {
-  const specs = cases.map(([name, send]): CaseSpec => ({ name, send, status: statuses, rule }));
+async function refused(ctx: CheckContext, rule: string, cases: Array<[name: string, bytes: string | Buffer, rule?: string]>, statuses: number[], after: string) {
+  const specs = cases.map(([name, send, own]): CaseSpec => ({ name, send, status: statuses, rule: own ?? rule }));
   return fromCases([...(await each(ctx, specs)), await stillAlive(ctx, after)]);
 }
 
@@ -525,9 +528,9 @@ const headerSyntax = defineCheck({
     const start = `GET /${ctx.rng.word(4)} HTTP/1.1\r\nHost: ${ctx.host}\r\n`;
     const name = ctx.rng.mixedWord(6);
     return refused(ctx, 'header-syntax', [
-      ['a space before the colon', `${start}X-${name} : 1\r\n\r\n`],
+      ['a space before the colon', `${start}X-${name} : 1\r\n\r\n`, 'space-before-colon'],
       ['a folded header line (obs-fold)', `${start}X-${name}: a\r\n  b\r\n\r\n`],
-      ['a header line without a colon', `${start}X-${name}\r\n\r\n`],
+      ['a header line without a colon', `${start}X-${name}\r\n\r\n`, 'header-line'],
     ], [400], 'malformed header lines');
   },
 });

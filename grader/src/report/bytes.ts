@@ -146,18 +146,25 @@ export function decodeUtf8(latin1: string): string | undefined {
 
 export type BodyKind = 'ascii' | 'utf8' | 'binary' | 'bytes';
 
+const REPLACEMENT = '\ufffd';
+
 /**
  * What a body is, for showing it: plain ASCII, UTF-8 text with other characters, binary (more than
- * a tenth of its bytes, and at least four, are neither printable nor part of valid UTF-8 text), or
- * bytes with a few odd ones, shown escaped.
+ * a tenth of it, and at least four, are neither printable nor valid UTF-8: controls, bytes outside
+ * UTF-8, or U+FFFD, which bytes that were not text become when decoded as text), or bytes with a
+ * few odd ones, shown escaped.
  */
 export function bodyKind(latin1: string): BodyKind {
-  const odd = (n: number) => n >= 4 && n > latin1.length / 10;
+  const odd = (n: number, of: number) => n >= 4 && n > of / 10;
   const decoded = decodeUtf8(latin1);
   if (decoded !== undefined) {
-    let controls = 0;
-    for (const ch of decoded) if (CONTROL(ch.codePointAt(0)!) && ch !== '\r' && ch !== '\n' && ch !== '\t') controls++;
-    if (odd(controls)) return 'binary';
+    let chars = 0;
+    let strange = 0;
+    for (const ch of decoded) {
+      chars++;
+      if ((CONTROL(ch.codePointAt(0)!) && ch !== '\r' && ch !== '\n' && ch !== '\t') || ch === REPLACEMENT) strange++;
+    }
+    if (odd(strange, chars)) return 'binary';
     return /^[\x00-\x7f]*$/.test(latin1) ? 'ascii' : 'utf8';
   }
   let outside = 0;
@@ -165,7 +172,7 @@ export function bodyKind(latin1: string): BodyKind {
     const b = latin1.charCodeAt(i);
     if (b >= 0x7f || (b < 0x20 && b !== 9 && b !== 10 && b !== 13)) outside++;
   }
-  return odd(outside) ? 'binary' : 'bytes';
+  return odd(outside, latin1.length) ? 'binary' : 'bytes';
 }
 
 /** The first bytes as hex pairs: "3f a1 07 …". */
@@ -198,7 +205,8 @@ export function showMessage(text: string, opts: MessageOptions = {}): ShownLine[
   for (const [i, part] of parts.entries()) {
     const last = i === parts.length - 1;
     const room = maxLines - lines.length;
-    if (room <= 0) {
+    // A later message whose head does not fit is left out whole, with the count of what follows.
+    if (i > 0 && lineCount(part.head) > room) {
       lines.push({ text: `… ${total - part.at} more bytes not shown`, note: true });
       return lines;
     }
@@ -209,6 +217,8 @@ export function showMessage(text: string, opts: MessageOptions = {}): ShownLine[
   return lines;
 }
 
+const lineCount = (text: string): number => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+
 function showBody(part: MessagePart, missing: number, opts: MessageOptions): ShownLine[] {
   const { body } = part;
   const kind = bodyKind(body);
@@ -216,7 +226,9 @@ function showBody(part: MessagePart, missing: number, opts: MessageOptions): Sho
     const size = body.length + missing;
     const announced = part.declared !== undefined && part.declared !== size ? ` (Content-Length said ${part.declared})` : '';
     const mark = opts.bodyMark !== undefined && opts.bodyMark > 0 && opts.bodyMark < body.length ? `; from byte ${opts.bodyMark}: ${hexPrefix(body.slice(opts.bodyMark))}` : '';
-    return [{ text: `<${size} bytes of binary body${announced}, starting ${hexPrefix(body)}${mark}>`, note: true }];
+    const replaced = decodeUtf8(body)?.split(REPLACEMENT).length ?? 1;
+    const because = replaced > 1 ? `; it holds ${replaced - 1} U+FFFD (ef bf bd), the character that replaces bytes which are not valid text` : '';
+    return [{ text: `<${size} bytes of binary body${announced}, starting ${hexPrefix(body)}${mark}${because}>`, note: true }];
   }
   const limits = { maxLines: opts.maxLines, maxLineLength: opts.maxLineLength };
   const lines = kind === 'utf8' ? showText(decodeUtf8(body)!, limits) : showBytes(body, limits);

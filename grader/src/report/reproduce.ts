@@ -40,12 +40,16 @@ function printfFor(bytes: string, split: string | undefined): Reproduction {
   return { kind: 'printf', bytes, printf, command: `${printf} | nc 127.0.0.1 ${HAND_PORT}`, ...(note ? { note } : {}) };
 }
 
-/** Rewrites `127.0.0.1:<port>` to the hand-started server's port, in message heads only (a body keeps its length). */
+/**
+ * Rewrites `127.0.0.1:<port>` to the hand-started server's port, in message heads only (a body
+ * keeps its length). Where the port is not known, the Host header's `127.0.0.1:<digits>` is rewritten.
+ */
 export function toHandPort(text: string, port: number | undefined): string {
-  if (port === undefined || port === HAND_PORT) return text;
-  const from = `127.0.0.1:${port}`;
+  if (port === HAND_PORT) return text;
+  const to = `127.0.0.1:${HAND_PORT}`;
+  const rewrite = port === undefined ? (head: string) => head.replace(/^(host:[ \t]*)127\.0\.0\.1:\d+/gim, `$1${to}`) : (head: string) => head.split(`127.0.0.1:${port}`).join(to);
   return splitMessages(text)
-    .map((m) => m.head.split(from).join(`127.0.0.1:${HAND_PORT}`) + m.body)
+    .map((m) => rewrite(m.head) + m.body)
     .join('');
 }
 

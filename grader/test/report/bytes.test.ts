@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { showBytes, type ShownLine } from '../../src/report/bytes.ts';
+import { bodyKind, decodeUtf8, hexPrefix, showBytes, showMessage, showText, splitMessages, type ShownLine } from '../../src/report/bytes.ts';
 
 const texts = (lines: ShownLine[]) => lines.map((l) => l.text);
 const caretLines = (lines: ShownLine[]) => lines.filter((l) => l.caret !== undefined);
@@ -135,5 +135,132 @@ describe('showBytes: truncation', () => {
     const lines = showBytes(text, { caretAt: text.length, maxLines: 24 });
     expect(lines.at(-1)).toEqual({ text: '', caret: 0 });
     expect(texts(lines)).toContain('line 39\\r\\n');
+  });
+});
+
+/** UTF-8 text as the transcripts hold it: one latin-1 char per byte. */
+const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+const binary = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + 7) % 256)).toString('latin1');
+const response = (body: string, type = 'text/plain') => `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+describe('showText', () => {
+  it('shows non-ASCII characters as themselves and still escapes controls', () => {
+    expect(texts(showText('café ✓\x1b[2J\u0085\r\n'))).toEqual(['café ✓\\x1b[2J\\x85\\r\\n']);
+  });
+
+  it('shows characters that reorder text as escapes', () => {
+    expect(texts(showText('a\u202eb'))).toEqual(['a\\u{202e}b']);
+  });
+});
+
+describe('decodeUtf8 and bodyKind', () => {
+  it('decodes UTF-8 bytes, dropping a sequence cut at the end', () => {
+    expect(decodeUtf8(utf8('café'))).toBe('café');
+    expect(decodeUtf8(utf8('café').slice(0, -1))).toBe('caf');
+    expect(decodeUtf8('caf\xe9 au lait')).toBeUndefined();
+  });
+
+  it.each([
+    ['plain ASCII', 'hello\r\n', 'ascii'],
+    ['UTF-8 text', utf8('naïve café — ✓'), 'utf8'],
+    ['latin-1 text with one odd byte', 'caf\xe9 au lait', 'bytes'],
+    ['random bytes', binary(64), 'binary'],
+    ['NULs in valid UTF-8', '\x00'.repeat(16), 'binary'],
+    ['random bytes decoded as text, replacing what is not UTF-8', utf8(Buffer.from(binary(64), 'latin1').toString('utf8')), 'binary'],
+    ['text with one replacement character', utf8('caf\ufffd au lait'), 'utf8'],
+    ['empty', '', 'ascii'],
+  ])('%s', (_name, body, kind) => {
+    expect(bodyKind(body)).toBe(kind);
+  });
+
+  it('gives the first bytes in hex', () => {
+    expect(hexPrefix('\x3f\xa1\x00')).toBe('3f a1 00');
+    expect(hexPrefix(binary(20), 4)).toBe('07 8a 0d 90 …');
+  });
+});
+
+describe('splitMessages', () => {
+  it('cuts pipelined responses by Content-Length', () => {
+    const parts = splitMessages(response('ab') + response('cd'));
+    expect(parts.map((p) => p.body)).toEqual(['ab', 'cd']);
+    expect(parts[1]!.at).toBe(response('ab').length);
+  });
+
+  it('gives a request without Content-Length no body, and a response without one the rest', () => {
+    const req = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    expect(splitMessages(req + req).map((p) => p.head)).toEqual([req, req]);
+    expect(splitMessages('HTTP/1.1 200 OK\r\n\r\nto the end')[0]!.body).toBe('to the end');
+  });
+
+  it('does not take the next response for the body of a response to HEAD', () => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n';
+    expect(splitMessages(head + response('hello')).map((p) => p.body)).toEqual(['', 'hello']);
+  });
+
+  it('keeps text without a blank line as one head', () => {
+    expect(splitMessages('HTTP/1.1 200 OK\r\nDate')).toEqual([{ at: 0, head: 'HTTP/1.1 200 OK\r\nDate', body: '' }]);
+  });
+});
+
+describe('showMessage', () => {
+  it('shows a binary body as its size and first bytes, the head byte for byte', () => {
+    const lines = showMessage(response(binary(200), 'application/octet-stream'));
+    expect(lines.at(-1)).toEqual({ text: '<200 bytes of binary body, starting 07 8a 0d 90 13 96 19 9c …>', note: true });
+    expect(texts(lines)[0]).toBe('HTTP/1.1 200 OK\\r\\n');
+    expect(lines).toHaveLength(5);
+  });
+
+  it('counts the bytes of a binary body left out of the transcript, and says when it differs from Content-Length', () => {
+    const cut = response(binary(200)).slice(0, -100);
+    expect(showMessage(cut, { total: cut.length + 100 }).at(-1)!.text).toMatch(/^<200 bytes of binary body, starting /);
+    const short = response(binary(200)).slice(0, -100);
+    expect(showMessage(short).at(-1)!.text).toMatch(/^<100 bytes of binary body \(Content-Length said 200\), starting /);
+  });
+
+  it('counts the replacement characters of bytes that went through a text decoder', () => {
+    const mangled = utf8(Buffer.from(binary(64), 'latin1').toString('utf8'));
+    const count = mangled.split(utf8('\ufffd')).length - 1;
+    expect(showMessage(response(mangled)).at(-1)!.text).toBe(
+      `<${mangled.length} bytes of binary body, starting ${hexPrefix(mangled)}; it holds ${count} U+FFFD (ef bf bd), the character that replaces bytes which are not valid text>`,
+    );
+  });
+
+  it('shows the bytes where a binary body first differs', () => {
+    const body = binary(40);
+    expect(showMessage(response(body), { bodyMark: 17 }).at(-1)!.text).toBe(`<40 bytes of binary body, starting ${hexPrefix(body)}; from byte 17: ${hexPrefix(body.slice(17))}>`);
+  });
+
+  it('shows a UTF-8 body as text, and the head byte for byte', () => {
+    const text = showMessage(`HTTP/1.1 200 OK\r\nX-Name: ${utf8('é')}\r\n\r\n${utf8('café ✓')}`);
+    expect(texts(text)).toEqual(['HTTP/1.1 200 OK\\r\\n', 'X-Name: \\xc3\\xa9\\r\\n', '\\r\\n', 'café ✓']);
+  });
+
+  it('shows every message of a stream, each body its own way', () => {
+    const lines = texts(showMessage(response(binary(64)) + response('ok')));
+    expect(lines.filter((l) => l.startsWith('<64 bytes of binary body'))).toHaveLength(1);
+    expect(lines.at(-1)).toBe('ok');
+  });
+
+  it('leaves out a later message whose head does not fit, counting the bytes from its start', () => {
+    const req = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    const lines = showMessage(req.repeat(5), { maxLines: 10 });
+    expect(texts(lines)).toEqual([...Array(3).fill(['GET / HTTP/1.1\\r\\n', 'Host: x\\r\\n', '\\r\\n']).flat(), `… ${2 * req.length} more bytes not shown`]);
+  });
+
+  it('shows the whole stream byte for byte when the caret is past the first head', () => {
+    const stream = response('ab') + 'HTTP/1.1 200 OK\nX: y\r\n\r\n';
+    const lines = showMessage(stream, { caretAt: stream.indexOf('\nX') });
+    // The second response follows the first body on the same line: the bytes, exactly as they came.
+    expect(caretLines(lines)).toEqual([{ text: 'abHTTP/1.1 200 OK\\n', caret: 17 }]);
+  });
+
+  it('puts the caret in the head when the violation is there', () => {
+    const lines = showMessage('HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n', { caretAt: 15 });
+    expect(caretLines(lines)).toEqual([{ text: 'HTTP/1.1 200 OK\\n', caret: 15 }]);
+  });
+
+  it('says how many bytes of a text body were left out', () => {
+    const cut = response('x'.repeat(100)).slice(0, -60);
+    expect(showMessage(cut, { total: cut.length + 60 }).at(-1)).toEqual({ text: '… 60 more bytes not shown', note: true });
   });
 });

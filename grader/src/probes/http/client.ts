@@ -23,6 +23,7 @@ export interface HttpAnswer {
   body?: Buffer;
   /** undici's code and message when the request failed (UND_ERR_SOCKET, HPE_INVALID_CONSTANT, ...). */
   error?: string;
+  errorCode?: string;
   /** The request head undici wrote, and the response as undici read it (head rebuilt from its raw headers). */
   exchange: Exchange;
 }
@@ -68,6 +69,7 @@ export async function httpCall(port: number, call: HttpCall, opts: { timeoutMs: 
   const exchange = (body?: Buffer) =>
     toExchange(Buffer.concat([Buffer.from(sentHead(), 'latin1'), call.body ?? Buffer.alloc(0)]), Buffer.concat([Buffer.from(s.receivedHead ?? '', 'latin1'), body ?? Buffer.alloc(0)]), {
       label: `${call.method} ${call.path} from undici (response head as undici parsed it)`,
+      port,
     });
   try {
     // The request object is created synchronously inside request(): claim it for this call.
@@ -80,7 +82,7 @@ export async function httpCall(port: number, call: HttpCall, opts: { timeoutMs: 
     return { call, status: res.statusCode, headers, body, exchange: exchange(body) };
   } catch (e) {
     const err = e as Error & { code?: string };
-    return { call, error: `${err.code ?? err.name}: ${err.message}`, exchange: exchange() };
+    return { call, error: `${err.code ?? err.name}: ${err.message}`, ...(err.code ? { errorCode: err.code } : {}), exchange: exchange() };
   } finally {
     pending = undefined;
     await client.destroy().catch(() => undefined);
