@@ -79,3 +79,8 @@ export const describeCode = (code: FailureCode): string => FAILURE_CODES[code];
 
 /** Codes that usually mean the server process is dying, so the runner looks at it before blaming the case. */
 export const CRASH_SIGNS: ReadonlySet<FailureCode> = new Set(['connection-refused', 'connection-reset', 'eof-before-response', 'eof-mid-response']);
+
+/** Codes for a case where no complete answer came back, so no rule about the answer was tested. */
+export const NO_ANSWER: ReadonlySet<string> = new Set<FailureCode>([
+  ...CRASH_SIGNS, 'connect-failed', 'connect-timeout', 'no-response', 'response-never-ends', 'response-stalled', 'response-too-large', 'server-exited', 'check-timeout',
+]);

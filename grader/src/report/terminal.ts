@@ -1,3 +1,4 @@
+import { NO_ANSWER } from '../checks/codes.ts';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { CheckResult, CheckStatus, Exchange, ExerciseResult, NotRunReason, RuleRef, RunResult, StartFailure, Value } from './model.ts';
 import { showBytes, showMessage, type ShownLine } from './bytes.ts';
@@ -120,7 +121,9 @@ function renderExercise(ex: ExerciseResult, run: Run): string[] {
   const failedChecks = ex.checks.filter((ch) => FAILED.has(ch.status));
   const failures = failedChecks.flatMap((ch) => itemsOf(ch, false));
   const code = failures[0]?.code;
-  const uniform = failures.length > 1 && code && failures.every((f) => f.code === code) ? code : undefined;
+  // One cause said once: only where no answer came back is every failure the same thing. A missing
+  // header on a 404 and on a 501 share a code, but each still gets its own line.
+  const uniform = failures.length > 1 && code && NO_ANSWER.has(code) && failures.every((f) => f.code === code) ? code : undefined;
   const x: Exercise = { ...run, ex, ...(uniform ? { uniform } : {}), first: new Map(), exchanges: new Map(), outputs: new Set() };
 
   const full = ex.score === ex.maxScore;
@@ -207,7 +210,8 @@ function renderItem(it: Item, x: Exercise): string[] {
   };
   if (rule && full && rule.source !== 'course rule' && (verbose || !it.pass) && once(`source ${x.ex.id} ${rule.id}`)) line += c.dim(`  [${compactSource(rule.source)}]`);
   const lines = [line];
-  if (rule?.note && !it.pass && rule.source === 'course rule' && once(`note ${x.ex.id} ${rule.id}`)) lines.push(c.dim(`      course rule: ${rule.note}`));
+  // Why the course is stricter matters only where the answer broke the rule, not where none came.
+  if (rule?.note && !it.pass && rule.source === 'course rule' && !(it.code && NO_ANSWER.has(it.code)) && once(`note ${x.ex.id} ${rule.id}`)) lines.push(c.dim(`      course rule: ${rule.note}`));
   if (full) for (const e of it.exchanges) lines.push(...renderExchange(e, it, here, x));
   if (it.code && !earlier) x.first.set(it.code, here);
   const hint = it.code ? x.hints[it.code] : undefined;

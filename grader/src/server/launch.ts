@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Track } from '../report/model.ts';
-import { compileServer, writeBundle } from './compile.ts';
+import { bundleFor } from './compile.ts';
 
 export interface LaunchCommand {
   file: string;
@@ -17,10 +17,10 @@ export interface LaunchCommand {
 
 export const ENTRY_FILE: Record<Track, string> = { ts: 'server.ts', py: 'server.py' };
 
-// A TypeScript server normally runs as its compiled bundle (compile.ts); the rest runs under
-// `node --import tsx`. Either way the spawned PID is the listener itself (the tsx CLI would add a
-// wrapper process, and start in about twice the time). The loader is resolved from the grader's
-// own node_modules so a target outside the repo works too.
+// A TypeScript server runs as its compiled bundle (compile.ts), or under `node --import tsx` where
+// a bundle could behave differently. Either way the spawned PID is the listener itself (the tsx
+// CLI would add a wrapper process, and take about twice as long to start). The loader is resolved
+// from the grader's own node_modules so a target outside the repo works too.
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 let python: Promise<string> | undefined;
@@ -39,9 +39,9 @@ function pythonInterpreter(): Promise<string> {
 export async function launchCommand(track: Track, dir: string): Promise<LaunchCommand> {
   const entry = path.join(dir, ENTRY_FILE[track]);
   if (track === 'ts') {
-    const compiled = await compileServer(entry);
-    if (!compiled.ok) return { file: process.execPath, args: ['--import', tsxLoader, entry], entry };
-    return { file: process.execPath, args: ['--enable-source-maps', writeBundle(compiled.code)], entry, display: `node --enable-source-maps ${entry} (as one file, bundled by esbuild)` };
+    const bundle = await bundleFor(entry);
+    if (!bundle) return { file: process.execPath, args: ['--import', tsxLoader, entry], entry };
+    return { file: process.execPath, args: ['--enable-source-maps', bundle], entry, display: `node --enable-source-maps ${entry} (bundled by esbuild)` };
   }
   return { file: await pythonInterpreter(), args: ['-u', entry], entry };
 }
