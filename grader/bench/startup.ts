@@ -169,3 +169,14 @@ for (const jobs of [1, 2, 4]) {
   }
 }
 for (const line of stale) console.log(`  CHECK_WAITS is out of date: ${line}`);
+
+// The untouched stubs: what a student sees first, and what --watch pays on every save.
+console.log('\nuntouched stubs (exercises/), every track:');
+for (const ex of course) {
+  for (const track of ex.tracks) {
+    const t0 = performance.now();
+    const result = await grade({ target: path.join(REPO_ROOT, 'exercises'), exercises: [ex.id], track, jobs: 1 });
+    const e = result.exercises[0]!;
+    console.log(`  ${ex.id.padEnd(12)} ${track}  ${String(Math.round(performance.now() - t0)).padStart(6)} ms wall, ${e.durationMs} ms grading, ${e.score}/${e.maxScore}`);
+  }
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rngFor } from '../src/rng.ts';
-import { failedIds, gradeOne } from './support/grade.ts';
+import { gradeDir, withFault } from './support/broken.ts';
+import { failedIds } from './support/grade.ts';
 
 describe('the same submission gets the same result', () => {
   it('draws the same probes from the same seed, and different ones from another', () => {
@@ -11,8 +12,11 @@ describe('the same submission gets the same result', () => {
   });
 
   it('grades a broken server the same way three times over', async () => {
-    const runs = [];
-    for (let i = 0; i < 3; i++) runs.push(await gradeOne('fixtures/broken/sockets-single-recv', '01-sockets', 'py', { seed: `run${i}` }));
+    const runs = await withFault('sockets-single-recv', async ({ dir }) => {
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(await gradeDir(dir, '01-sockets', 'py', { seed: `run${i}` }));
+      return results;
+    });
     expect(runs.map((r) => r.score)).toEqual([runs[0]!.score, runs[0]!.score, runs[0]!.score]);
     expect(runs.map(failedIds)).toEqual([['reads-whole-request'], ['reads-whole-request'], ['reads-whole-request']]);
   });
