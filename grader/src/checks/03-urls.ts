@@ -88,6 +88,7 @@ const percentDecoding = defineCheck({
       await inspectCase(ctx, 'every escape is decoded, not just the first', `/inspect/${w}%20%20x%2Dy%2d`, { path: `/inspect/${w}  x-y-` }),
       await inspectCase(ctx, '%25 is a %, decoded once only', `/inspect/${w}%2541`, { path: `/inspect/${w}%41` }),
       await inspectCase(ctx, 'lower-case UTF-8 escapes of a three-byte character', `/inspect/%e6%9d%b1${w}`, { path: `/inspect/東${w}` }),
+      await inspectCase(ctx, 'a % or %4 at the very end stays', `/inspect/${w}%4/${w}%`, { path: `/inspect/${w}%4/${w}%` }),
     ]);
   },
 });
@@ -113,6 +114,8 @@ const queryString = defineCheck({
     return fromCases([
       await inspectCase(ctx, 'two pairs', `/inspect?${k1}=${v1}&${k2}=${n}`, { query: [[k1, v1], [k2, n]] }),
       await inspectCase(ctx, '+ is a space in a query, every one of them', `/inspect?q=${v1}+${v2}++${k1}`, { query: [['q', `${v1} ${v2}  ${k1}`]] }),
+      await inspectCase(ctx, '+ is a space in names too', `/inspect?${k1}+${k2}=${v1}`, { query: [[`${k1} ${k2}`, v1]] }),
+      await inspectCase(ctx, 'only the first ? starts the query', `/inspect?q=${v1}?${k2}=${v2}`, { query: [['q', `${v1}?${k2}=${v2}`]] }),
       await inspectCase(ctx, 'an escaped & or = is data, not a separator', `/inspect?${k1}%3D${k2}=${v1}%26${v2}`, { query: [[`${k1}=${k2}`, `${v1}&${v2}`]] }),
       await inspectCase(ctx, 'percent-decoding in names and values', `/inspect?${k1}%20x=${n}%20${v1}&y=%41%2B`, { query: [[`${k1} x`, `${n} ${v1}`], ['y', 'A+']] }),
       await inspectCase(ctx, 'repeated names keep their order', `/inspect?${k1}=2&${k1}=1&${k2}=3`, { query: [[k1, '2'], [k1, '1'], [k2, '3']] }),
@@ -163,6 +166,8 @@ const absoluteForm = defineCheck({
       // The target's authority wins over the Host header (RFC 9112, section 3.2.2).
       await inspectCase(ctx, 'all parts', `http://${host}:${port}/inspect/${w}?k=${v}`, { host, port, path: `/inspect/${w}`, query: [['k', v]] }),
       await inspectCase(ctx, 'no port means 80', `http://${host}/inspect/${w}`, { host, port: 80, path: `/inspect/${w}` }),
+      // No path at all is the path "/": the home page.
+      await statusCase(ctx, `http://${host}:${port}`, 200),
     ]);
   },
 });
