@@ -50,6 +50,8 @@ export interface Violation {
 export class ResponseLog {
   private readonly found = new Map<string, Violation>();
   private readonly appliedTo = new Map<string, number>();
+  /** The first Date header read, and when: a later one must differ once enough time has passed. */
+  firstDate: { value: string; at: number; check: string; case: string } | undefined;
   /** The first case whose server gave no response to judge: why the rules may have nothing to go on. */
   firstFailure: { code: FailureCode; message: string } | undefined;
   private responses = 0;
@@ -71,6 +73,8 @@ export class ResponseLog {
    */
   async record(conn: RawConnection, r: Omit<SeenResponse, 'closed' | 'exchange' | 'saysClose'>, opts: { closeJudged?: boolean; idleTimeoutMs: number }): Promise<void> {
     this.responses++;
+    const date = r.res.headers.find(([n]) => n.toLowerCase() === 'date')?.[1];
+    if (date && !this.firstDate) this.firstDate = { value: date, at: Date.now(), check: r.check, case: r.case };
     const saysClose = connectionTokens(r.res).includes('close');
     const base = { ...r, saysClose };
     let closed: boolean | undefined = conn.eof ? true : undefined;
