@@ -64,18 +64,30 @@ const closes = defineCheck({
 
 const manyInARow = defineCheck({
   id: 'many-in-a-row',
-  title: 'Serves 25 connections one after another',
+  title: 'Serves 25 connections one after another, and survives a client that resets',
   points: 2,
   async run(ctx) {
     const n = 25;
+    const resetAfter = 5;
     for (let i = 1; i <= n; i++) {
-      const r = await echoRequest(ctx, `/${i}/${ctx.rng.word(6)}`);
-      r.conn.close();
+      const r = await probeCase(`connection ${i}`, async () => {
+        const e = await echoRequest(ctx, `/${i}/${ctx.rng.word(6)}`);
+        e.conn.close();
+        return { ok: e.ok, code: 'wrong-body' as const, message: 'a wrong answer', exchange: e.conn.transcript({ label: `connection ${i}`, expected: `200 with body ${JSON.stringify(e.line)}` }) };
+      });
       if (!r.ok) {
-        return fail(`request ${i} of ${n} got a wrong answer`, { exchanges: [r.conn.transcript({ label: `connection ${i}`, expected: `200 with body ${JSON.stringify(r.line)}` })] });
+        const after = i > resetAfter ? ` (after a client reset its connection in the middle of a request, before connection ${resetAfter + 1})` : '';
+        return fail(`connection ${i} of ${n}: ${r.message}${after}`, { ...(r.code ? { code: r.code } : {}), ...(r.exchange ? { exchanges: [r.exchange] } : {}) });
+      }
+      if (i === resetAfter) {
+        // A client that vanishes mid-request with a TCP reset, as a crashing client does.
+        const rude = await ctx.connect({ label: 'a client that resets mid-request' });
+        await rude.send(`GET /${ctx.rng.word()} HTTP/1.1\r\nHost: ${ctx.host}\r\n`);
+        await rude.waitForBytes(50);
+        rude.reset();
       }
     }
-    return pass(`all ${n} connections answered correctly`, { values: { connections: n } });
+    return pass(`all ${n} connections answered correctly, before and after a client that reset`, { values: { connections: n } });
   },
 });
 
@@ -113,27 +125,46 @@ const wholeRequest = defineCheck({
 
 const silentClient = defineCheck({
   id: 'silent-client',
-  title: 'A client that sends nothing does not stop the next one',
+  title: 'A client that sends nothing does not stop the next one, and is dropped',
   points: 2,
-  timeoutMs: 30_000,
+  timeoutMs: 40_000,
   async run(ctx) {
     const silent = await ctx.connect({ label: 'silent client' });
+    const opened = Date.now();
     const waitMs = Math.max(ctx.ioTimeoutMs, 12_000);
-    const conn = await ctx.connect({ label: 'next client', idleTimeoutMs: waitMs });
     const path = `/${ctx.rng.word()}`;
-    await conn.send(get(path, ctx.port));
-    try {
-      const res = await conn.readResponse();
-      const body = res.body.toString('latin1').trim();
-      if (res.status === 200 && body === `GET ${path} HTTP/1.1`) return pass('the next client was answered while a silent client stayed connected');
-      return fail('the next client got a wrong answer', { exchanges: [conn.transcript({ expected: `200 with body "GET ${path} HTTP/1.1"` })] });
-    } catch (e) {
-      if (!isProbeError(e) || e.code !== 'no-response') throw e;
-      return fail(`while a client stayed connected without sending anything, the next client waited ${waitMs / 1000} s with no answer`, {
-        code: 'blocked-by-silent-client',
-        exchanges: [silent.transcript(), conn.transcript({ expected: 'an answer: give up on a silent client after a short timeout' })],
-      });
-    }
+    const next = await probeCase('the next client is answered', async () => {
+      const conn = await ctx.connect({ label: 'next client', idleTimeoutMs: waitMs });
+      await conn.send(get(path, ctx.port));
+      try {
+        const res = await conn.readResponse();
+        const body = res.body.toString('latin1').trim();
+        const ok = res.status === 200 && body === `GET ${path} HTTP/1.1`;
+        return { ok, code: 'wrong-body' as const, message: 'the next client got a wrong answer', exchange: conn.transcript({ expected: `200 with body "GET ${path} HTTP/1.1"` }) };
+      } catch (e) {
+        if (!isProbeError(e) || e.code !== 'no-response') throw e;
+        return {
+          ok: false,
+          code: 'blocked-by-silent-client' as const,
+          message: `while a client stayed connected without sending anything, the next client waited ${waitMs / 1000} s with no answer`,
+          exchange: conn.transcript({ expected: 'an answer: give up on a silent client after a short timeout' }),
+        };
+      } finally {
+        conn.close();
+      }
+    }, { rule: ctx.rule('read-timeout') });
+    // About 1 to 2 seconds is asked for; ten are allowed, counted from when it connected.
+    const dropMs = 10_000;
+    const closed = await silent.waitForEof(Math.max(0, dropMs - (Date.now() - opened)));
+    const dropped = {
+      name: 'the silent client is dropped',
+      ok: closed,
+      code: 'not-closed' as const,
+      rule: ctx.rule('read-timeout'),
+      message: closed ? `closed ${((Date.now() - opened) / 1000).toFixed(1)} s after it connected` : `the silent connection was still open ${dropMs / 1000} s after it connected: put a timeout on reads and close the connection when it fires`,
+      exchange: silent.transcript({ expected: 'the server closes the connection after about 1 to 2 seconds of silence' }),
+    };
+    return fromCases([next, dropped]);
   },
 });
 
