@@ -21,7 +21,7 @@ describe('every fixture is well-formed', () => {
   it.each(faults)('$name: its patch applies, and it names checks of its exercise in their order', (fault) => {
     expect(() => faultySource(fault)).not.toThrow();
     expect(fault.fails.length).toBeGreaterThan(0);
-    expect(fault.evidence.length).toBeGreaterThan(0);
+    expect(Object.keys(fault.evidence).length).toBeGreaterThan(0);
     // A pending fixture may name a check that is still to be written.
     const ids = EXERCISE_CHECKS[fault.exercise]?.checks.map((c) => c.id) ?? [];
     if (!fault.pending) expect(fault.fails).toEqual(ids.filter((id) => fault.fails.includes(id)));
@@ -34,7 +34,10 @@ describe('broken fixtures fail exactly the checks they break', () => {
     expect(failedIds(ex)).toEqual(fault.fails);
     for (const id of fault.fails) {
       const text = reportText(ex.checks.find((c) => c.id === id)!);
-      for (const words of fault.evidence) expect(text).toContain(words);
+      // Words for every failed check, or words per check.
+      const words = Array.isArray(fault.evidence) ? fault.evidence : (fault.evidence[id] ?? []);
+      expect(words.length, `${fault.name}: no evidence words for ${id}`).toBeGreaterThan(0);
+      for (const w of words) expect(text).toContain(w);
     }
   });
   for (const fault of pending) it.todo(`${fault.name} (pending: ${fault.fails.join(', ')} should catch it)`);

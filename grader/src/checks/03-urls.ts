@@ -88,6 +88,8 @@ const percentDecoding = defineCheck({
       await inspectCase(ctx, 'every escape is decoded, not just the first', `/inspect/${w}%20%20x%2Dy%2d`, { path: `/inspect/${w}  x-y-` }),
       await inspectCase(ctx, '%25 is a %, decoded once only', `/inspect/${w}%2541`, { path: `/inspect/${w}%41` }),
       await inspectCase(ctx, 'lower-case UTF-8 escapes of a three-byte character', `/inspect/%e6%9d%b1${w}`, { path: `/inspect/東${w}` }),
+      await inspectCase(ctx, 'hex digits in both cases, at the ends of their ranges', `/inspect/%4a%4A%4f%4F%46%66%30%39${w}`, { path: `/inspect/JJOOFf09${w}` }),
+      await inspectCase(ctx, 'a % before characters next to the hex ranges stays', `/inspect/${w}%@0%:0%G0%g0%4z%4G%/0`, { path: `/inspect/${w}%@0%:0%G0%g0%4z%4G%/0` }),
       await inspectCase(ctx, 'a % or %4 at the very end stays', `/inspect/${w}%4/${w}%`, { path: `/inspect/${w}%4/${w}%` }),
     ]);
   },
@@ -114,6 +116,7 @@ const queryString = defineCheck({
     return fromCases([
       await inspectCase(ctx, 'two pairs', `/inspect?${k1}=${v1}&${k2}=${n}`, { query: [[k1, v1], [k2, n]] }),
       await inspectCase(ctx, '+ is a space in a query, every one of them', `/inspect?q=${v1}+${v2}++${k1}`, { query: [['q', `${v1} ${v2}  ${k1}`]] }),
+      await inspectCase(ctx, 'an empty name before =', `/inspect?=${v1}&${k1}=x`, { query: [['', v1], [k1, 'x']] }),
       await inspectCase(ctx, '+ is a space in names too', `/inspect?${k1}+${k2}=${v1}`, { query: [[`${k1} ${k2}`, v1]] }),
       await inspectCase(ctx, 'only the first ? starts the query', `/inspect?q=${v1}?${k2}=${v2}`, { query: [['q', `${v1}?${k2}=${v2}`]] }),
       await inspectCase(ctx, 'an escaped & or = is data, not a separator', `/inspect?${k1}%3D${k2}=${v1}%26${v2}`, { query: [[`${k1}=${k2}`, `${v1}&${v2}`]] }),
@@ -149,6 +152,9 @@ const hostAndPort = defineCheck({
       await inspectCase(ctx, 'Host with a port', '/inspect', { host, port }, `${host}:${port}`),
       await inspectCase(ctx, 'Host without a port means 80', '/inspect', { host, port: 80 }, host),
       await inspectCase(ctx, 'host names are case-insensitive: report lower case', '/inspect', { host, port }, `${host.toUpperCase()}:${port}`),
+      await inspectCase(ctx, 'a colon with no port means 80', '/inspect', { host, port: 80 }, `${host}:`),
+      await inspectCase(ctx, 'the highest port, 65535', '/inspect', { host, port: 65535 }, `${host}:65535`),
+      await inspectCase(ctx, 'an IPv6 address in brackets', '/inspect', { host: '[::1]', port }, `[::1]:${port}`),
     ]);
   },
 });
@@ -172,16 +178,21 @@ const absoluteForm = defineCheck({
   },
 });
 
-function greetCase(ctx: CheckContext, name: string, target: string, body: string): Promise<Case> {
-  const expected = `200 with body ${JSON.stringify(body)}`;
+/** A text/plain page: the home page (any body), or a greeting (exactly `body`). */
+function pageCase(ctx: CheckContext, name: string, target: string, body?: string): Promise<Case> {
+  const expected = `200, Content-Type: text/plain; charset=utf-8${body === undefined ? '' : `, body ${JSON.stringify(body)}`}`;
   return probeCase(
     name,
     async () => {
       const { conn, res } = await getOnce(ctx, target);
       const got = res.body.toString('utf8');
       conn.close();
-      const message = res.status !== 200 ? `status was ${res.status}` : `body was ${JSON.stringify(got.slice(0, 80))}`;
-      return { ok: res.status === 200 && got === body, code: res.status !== 200 ? 'wrong-status' : 'wrong-body', message, exchange: conn.transcript({ expected }) };
+      const type = header(res, 'content-type') ?? '';
+      const exchange = conn.transcript({ expected });
+      if (res.status !== 200) return { ok: false, code: 'wrong-status', message: `status was ${res.status}`, exchange };
+      if (body !== undefined && got !== body) return { ok: false, code: 'wrong-body', message: `body was ${JSON.stringify(got.slice(0, 80))}`, exchange };
+      if (!/^text\/plain\b/i.test(type)) return { ok: false, code: 'wrong-header', message: `Content-Type was "${type}"`, exchange };
+      return { ok: true, exchange };
     },
     { expected, rule: ctx.rule('routing') },
   );
@@ -195,9 +206,9 @@ const routing = defineCheck({
     const name = ctx.rng.word(7);
     const other = ctx.rng.word(4);
     return fromCases([
-      await statusCase(ctx, '/', 200),
-      await greetCase(ctx, 'a plain name', `/greet/${name}`, `Hello, ${name}!`),
-      await greetCase(ctx, 'a percent-encoded name', `/greet/J%C3%BCrgen%20${other}`, `Hello, Jürgen ${other}!`),
+      await pageCase(ctx, 'the home page', '/'),
+      await pageCase(ctx, 'a plain name', `/greet/${name}`, `Hello, ${name}!`),
+      await pageCase(ctx, 'a percent-encoded name', `/greet/J%C3%BCrgen%20${other}`, `Hello, Jürgen ${other}!`),
     ]);
   },
 });
@@ -228,8 +239,38 @@ const notFound = defineCheck({
   },
 });
 
+const badTarget = defineCheck({
+  id: 'bad-target',
+  title: 'A target or Host that cannot be parsed gets 400',
+  points: 2,
+  async run(ctx) {
+    const host = `${ctx.rng.word(6)}.test`;
+    const w = ctx.rng.word(4);
+    const bare = (target: string) => Buffer.from(`GET ${target} HTTP/1.1\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`);
+    const cases: Array<[string, Buffer]> = [
+      ['a port that is not a number', Buffer.from(`GET /inspect HTTP/1.1\r\nHost: ${host}:8o\r\nConnection: close\r\n\r\n`)],
+      ['a port above 65535', Buffer.from(`GET /inspect HTTP/1.1\r\nHost: ${host}:65536\r\nConnection: close\r\n\r\n`)],
+      ['an empty host before the port', Buffer.from(`GET /inspect HTTP/1.1\r\nHost: :${ctx.port}\r\nConnection: close\r\n\r\n`)],
+      ['an origin-form target with no Host header', bare(`/inspect/${w}`)],
+      ['a target that is neither /path nor http://...', Buffer.from(`GET inspect/${w} HTTP/1.1\r\nHost: ${ctx.host}\r\nConnection: close\r\n\r\n`)],
+      ['an absolute-form target with an empty host', Buffer.from(`GET http:///inspect/${w} HTTP/1.1\r\nHost: ${ctx.host}\r\nConnection: close\r\n\r\n`)],
+    ];
+    const out: Case[] = [];
+    for (const [name, bytes] of cases) {
+      out.push(await probeCase(name, async () => {
+        const { conn, res } = await request(() => ctx.connect({ label: name }), bytes);
+        conn.close();
+        return { ok: res.status === 400, code: 'wrong-status', message: `status was ${res.status}, expected 400`, exchange: conn.transcript({ expected: 'status 400' }) };
+      }, { expected: 'status 400', rule: ctx.rule('bad-target') }));
+    }
+    // Whatever the parser threw, the server must still be there for the next client.
+    out.push(await pageCase(ctx, 'the home page, still answered afterwards', '/'));
+    return fromCases(out);
+  },
+});
+
 export default defineExercise({
   id: '03-urls',
   rules: RULES,
-  checks: [inspectPath, percentDecoding, plusInPath, queryString, emptyQuery, hostAndPort, absoluteForm, routing, notFound],
+  checks: [inspectPath, percentDecoding, plusInPath, queryString, emptyQuery, hostAndPort, absoluteForm, routing, notFound, badTarget],
 });

@@ -23,8 +23,8 @@ export interface Fault {
   track: Track;
   /** Exactly the checks the fixture fails, in the exercise's order. */
   fails: string[];
-  /** Words the evidence of every failed check must contain. */
-  evidence: string[];
+  /** Words the evidence of every failed check must contain, or words by check id. */
+  evidence: string[] | Record<string, string[]>;
   /** The grader does not catch this fault yet: `fails` names the check that should. */
   pending?: boolean;
 }

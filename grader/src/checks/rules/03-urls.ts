@@ -12,4 +12,5 @@ export default defineRules([
   { id: 'absolute-form', check: 'absolute-form', readme: 'from the target in absolute-form, otherwise from the Host header', source: { spec: 'RFC 9112', section: '3.2.2', level: 'MUST' } },
   { id: 'routing', check: 'routing', readme: 'answers `200`, `text/plain; charset=utf-8`, with the body `Hello, <name>!`', source: { course: true, allows: 'any routes', why: 'the routes are specified so the grader can call them' } },
   { id: 'not-found', check: 'not-found', readme: 'Every other path answers `404`', source: { spec: 'RFC 9110', section: '15.5.5', level: 'SHOULD' } },
+  { id: 'bad-target', check: 'bad-target', readme: 'A request-target or `Host` that cannot be parsed answers `400`', source: { spec: 'RFC 9112', section: '3.2', level: 'MUST' } },
 ]);
