@@ -1,6 +1,7 @@
 import { defineCheck, defineExercise, fromCases, probeCase, type Case, type CheckContext } from './define.ts';
 import { compare, describeExpectation, expectResponse, type CaseSpec, type Expectation } from './expect.ts';
 import { everyResponseCheck, HTTP_RESPONSE_RULES } from './every-response.ts';
+import { connectionTokens } from './responses.ts';
 import { isProbeError } from '../probes/errors.ts';
 import { header } from '../probes/raw/parse-response.ts';
 import { httpCall, type HttpCall } from '../probes/http/client.ts';
@@ -101,7 +102,8 @@ const methodNotAllowed = defineCheck({
   title: 'A method a route does not take gets 405 with Allow',
   points: 2,
   async run(ctx) {
-    const onRoot = ctx.rng.shuffle(['DELETE', 'PUT', 'PATCH', 'OPTIONS']).slice(0, 2);
+    // Every method the README lists as known, in a drawn order.
+    const onRoot = ctx.rng.shuffle(['DELETE', 'PUT', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
     const specs: Array<[string, string, string, Buffer?]> = [
       ...onRoot.map((m): [string, string, string] => [m, '/', 'GET']),
       ['POST', '/', 'GET', Buffer.from(ctx.rng.word(12))],
@@ -195,6 +197,7 @@ const postEcho = defineCheck({
       { name: `${binary.length} random bytes`, send: echo(ctx, binary), status: 200, body: binary, code: 'body-mismatch', rule: 'echo', weight: 3 },
       { name: 'UTF-8 text with a blank line inside', send: echo(ctx, text), status: 200, body: text, code: 'body-mismatch', rule: 'echo', weight: 1 },
       { name: 'an empty body (Content-Length: 0)', send: echo(ctx, Buffer.alloc(0)), status: 200, body: Buffer.alloc(0), code: 'body-mismatch', rule: 'echo', weight: 1 },
+      { name: 'Content-Length with spaces and a tab around the number', send: echo(ctx, text, { 'Content-Length': ` \t${text.length}  ` }), status: 200, body: text, code: 'body-mismatch', rule: 'header-ows', weight: 1 },
     ]);
     const typed = alsoOf(cases[0]!, 'Content-Type application/octet-stream', { headers: { 'content-type': OCTETS } }, 'echo-type', ctx);
     return fromCases([...cases.map((c) => (c.code === 'wrong-body' ? { ...c, code: 'body-mismatch' as const } : c)), { ...typed, weight: 1 }]);
@@ -332,6 +335,7 @@ const connectionClose = defineCheck({
     fromCases(await each(ctx, [
       { name: 'GET / with Connection: close', send: ctx.request({ target: '/', headers: { Connection: 'close' } }), status: 200, closes: true, rule: 'connection-close' },
       { name: 'POST /echo with "Connection: keep-alive, Close"', send: echo(ctx, Buffer.from(ctx.rng.word()), { Connection: 'keep-alive, Close' }), status: 200, closes: true, rule: 'connection-close' },
+      { name: 'GET / with two Connection lines, keep-alive then close', send: ctx.request({ target: '/', headers: [['Connection', 'keep-alive'], ['Connection', 'close']] }), status: 200, closes: true, rule: 'connection-close' },
     ])),
 });
 
@@ -340,12 +344,41 @@ const http10 = defineCheck({
   title: 'An HTTP/1.0 request is answered, then closed',
   points: 1,
   // HTTP/1.0 needs no Host header, and closes after the response unless asked to keep alive.
-  run: async (ctx) =>
-    fromCases(await each(ctx, [
+  run: async (ctx) => {
+    const cases = await each(ctx, [
       { name: 'GET / HTTP/1.0 without Host', send: ctx.request({ target: '/', version: 'HTTP/1.0', host: null }), status: 200, closes: true, rule: 'http10' },
       { name: 'GET of a missing path, HTTP/1.0', send: ctx.request({ target: `/${ctx.rng.word()}`, version: 'HTTP/1.0', host: null }), status: 404, closes: true, rule: 'http10' },
-    ])),
+    ]);
+    return fromCases([...cases, await http10KeepAlive(ctx)]);
+  },
 });
+
+/**
+ * HTTP/1.0 with Connection: keep-alive: honouring it is optional, but the answer must say which.
+ * Said keep-alive: the connection stays open for a second request. Said nothing: the server closes.
+ */
+async function http10KeepAlive(ctx: CheckContext): Promise<Case> {
+  const name = 'GET / HTTP/1.0 with Connection: keep-alive';
+  const rule = ctx.rule('http10-keep-alive');
+  const send = ctx.request({ target: '/', version: 'HTTP/1.0', host: null, headers: { Connection: 'keep-alive' } });
+  return probeCase(name, async () => {
+    const conn = await ctx.connect({ label: name });
+    try {
+      await conn.send(send);
+      const res = await conn.readResponse();
+      await ctx.responses.record(conn, { check: ctx.checkId, case: name, request: { method: 'GET', version: 'HTTP/1.0', asksClose: false, asksKeepAlive: true }, res }, { idleTimeoutMs: ctx.ioTimeoutMs });
+      if (res.status !== 200) return { ok: false, code: 'wrong-status', message: `got ${res.status}, expected 200`, exchange: conn.transcript() };
+      if (!connectionTokens(res).includes('keep-alive')) return { ok: true, message: 'kept to HTTP/1.0 closing (the log judges the close)' };
+      if (conn.eof) return { ok: false, code: 'not-kept-alive', message: 'the response said Connection: keep-alive, then the server closed', exchange: conn.transcript() };
+      await conn.send(send);
+      const again = await conn.readResponse();
+      const expected = 'Connection: keep-alive, and the connection open for a second request';
+      return again.status === 200 ? { ok: true } : { ok: false, code: 'wrong-status', message: `the second request got ${again.status}`, exchange: conn.transcript({ expected }) };
+    } finally {
+      conn.close();
+    }
+  }, { rule, expected: 'either Connection: keep-alive and an open connection, or Connection: close and a close' });
+}
 
 const pipelining = defineCheck({
   id: 'pipelining',
@@ -359,12 +392,14 @@ const pipelining = defineCheck({
     return fromCases([
       await pipelined(ctx, 'three POST /echo in one write', three, bodies.map((b) => ({ status: 200, body: b })), undefined),
       await pipelined(ctx, 'GET /, POST /echo and a 404, in two writes cut inside the second request', mixedBytes, [{ status: 200 }, { status: 200, body: bodies[0]! }, { status: 404 }], mixed[0]!.length + 7),
+      // Some clients send an empty line after a POST body; a server skips it (RFC 9112 §2.2).
+      await pipelined(ctx, 'POST /echo, an empty line, then GET /', Buffer.concat([echo(ctx, bodies[1]!), Buffer.from('\r\n'), ctx.request({ target: '/' })]), [{ status: 200, body: bodies[1]! }, { status: 200 }], undefined, 'empty-line'),
     ]);
   },
 });
 
-async function pipelined(ctx: CheckContext, name: string, bytes: Buffer, expects: Expectation[], cutAt: number | undefined): Promise<Case> {
-  const rule = ctx.rule('pipelining');
+async function pipelined(ctx: CheckContext, name: string, bytes: Buffer, expects: Expectation[], cutAt: number | undefined, ruleId = 'pipelining'): Promise<Case> {
+  const rule = ctx.rule(ruleId);
   const expected = expects.map((e, i) => `${i + 1}. ${describeExpectation(e)}`).join('; ');
   const conn = await ctx.connect({ label: name });
   try {
@@ -418,9 +453,14 @@ const realClient = defineCheck({
 });
 
 /** Malformed requests, each on its own connection, answered with `statuses`; then a plain GET must still work. */
-async function refused(ctx: CheckContext, rule: string, cases: Array<[name: string, bytes: string | Buffer, rule?: string]>, statuses: number[], after: string) {
-  const specs = cases.map(([name, send, own]): CaseSpec => ({ name, send, status: statuses, rule: own ?? rule }));
-  return fromCases([...(await each(ctx, specs)), await stillAlive(ctx, after)]);
+type Refusal = [name: string, bytes: string | Buffer, rule?: string, statuses?: number[]];
+
+async function refusedCases(ctx: CheckContext, rule: string, cases: Refusal[], statuses: number[]): Promise<Case[]> {
+  return each(ctx, cases.map(([name, send, own, these]): CaseSpec => ({ name, send, status: these ?? statuses, rule: own ?? rule })));
+}
+
+async function refused(ctx: CheckContext, rule: string, cases: Refusal[], statuses: number[], after: string) {
+  return fromCases([...(await refusedCases(ctx, rule, cases, statuses)), await stillAlive(ctx, after)]);
 }
 
 function stillAlive(ctx: CheckContext, after: string): Promise<Case> {
@@ -438,8 +478,17 @@ const badRequestLine = defineCheck({
       ['a request line without a version', `GET /${w}\r\n${host}`],
       ['two spaces between method and path', `GET  /${w} HTTP/1.1\r\n${host}`],
       ['a tab between method and path', `GET\t/${w} HTTP/1.1\r\n${host}`],
+      ['four parts', `GET /${w} HTTP/1.1 ${ctx.rng.word(2)}\r\n${host}`],
+      ['a space after the version', `GET /${w} HTTP/1.1 \r\n${host}`],
       ['a version that is not HTTP/x.y', `GET /${w} HTTP/one\r\n${host}`],
       ['a version in lower case', `GET /${w} http/1.1\r\n${host}`],
+      ['a version with something before it', `GET /${w} xHTTP/1.1\r\n${host}`],
+      ['a version with three digits', `GET /${w} HTTP/1.10\r\n${host}`],
+      ['a method that is not a token', `G@T /${w} HTTP/1.1\r\n${host}`, 'token'],
+      ['a control character in the target', `GET /${w}\x01x HTTP/1.1\r\n${host}`, 'control'],
+      ['DEL in the target', `GET /${w}\x7fx HTTP/1.1\r\n${host}`, 'control'],
+      // HTTP lets a server read a bare LF as a line end, or refuse it; silence is the one wrong answer.
+      ['lines that end with a bare \\n (400 or 200, but an answer)', `GET / HTTP/1.1\nHost: ${ctx.host}\n\n`, 'bare-lf-request', [400, 200]],
     ], [400], 'the malformed requests');
   },
 });
@@ -462,13 +511,23 @@ const badContentLength = defineCheck({
   id: 'bad-content-length',
   title: 'An invalid Content-Length gets 400',
   points: 2,
-  run(ctx) {
-    const cases = (['abc', '+5', '-1', '1.5', ' ', ['3', '4']] as const).map((value): [string, string] => {
+  async run(ctx) {
+    const values: Array<string | string[]> = ['abc', '+5', '-1', '1.5', ' ', '1 2', ['3', '4'], ['5', '+5']];
+    const cases = values.map((value): Refusal => {
       const lines = (Array.isArray(value) ? value : [value]).map((v) => `Content-Length: ${v}\r\n`).join('');
-      const name = Array.isArray(value) ? 'two different Content-Length headers' : value === ' ' ? 'an empty Content-Length' : `Content-Length: ${value}`;
+      const name = Array.isArray(value) ? `two Content-Length headers, ${value.join(' and ')}` : value === ' ' ? 'an empty Content-Length' : `Content-Length: ${value}`;
       return [name, `POST /echo HTTP/1.1\r\nHost: ${ctx.host}\r\n${lines}\r\nabcde`];
     });
-    return refused(ctx, 'content-length-valid', cases, [400], 'the bad Content-Lengths');
+    const head = `POST /echo HTTP/1.1\r\nHost: ${ctx.host}\r\nContent-Length: abc\r\n\r\n`;
+    // What follows a refused request is never answered, even when it looks like a request.
+    const later = await expectResponse(ctx, {
+      name: 'Content-Length: abc, followed by what looks like a request',
+      send: Buffer.concat([Buffer.from(head), Buffer.from(`GET / HTTP/1.1\r\nHost: ${ctx.host}\r\n\r\n`)]),
+      status: 400,
+      closes: true,
+      rule: 'content-length-valid',
+    });
+    return fromCases([...(await refusedCases(ctx, 'content-length-valid', cases, [400])), later, await stillAlive(ctx, 'the bad Content-Lengths')]);
   },
 });
 
@@ -531,6 +590,8 @@ const headerSyntax = defineCheck({
       ['a space before the colon', `${start}X-${name} : 1\r\n\r\n`, 'space-before-colon'],
       ['a folded header line (obs-fold)', `${start}X-${name}: a\r\n  b\r\n\r\n`],
       ['a header line without a colon', `${start}X-${name}\r\n\r\n`, 'header-line'],
+      ['a header name that is not a token', `${start}X@${name}: 1\r\n\r\n`, 'token'],
+      ['a control character in a header value', `${start}X-${name}: a\x01b\r\n\r\n`, 'control'],
     ], [400], 'malformed header lines');
   },
 });
@@ -540,7 +601,7 @@ const httpVersion = defineCheck({
   title: 'An unsupported HTTP version gets 505 (advanced)',
   points: 1,
   run(ctx) {
-    const cases = ['2.0', '3.0', '9.9'].map((v): [string, string] => [`HTTP/${v}`, `GET /${ctx.rng.word(4)} HTTP/${v}\r\nHost: ${ctx.host}\r\n\r\n`]);
+    const cases = ['2.0', '3.0', '9.9'].map((v): Refusal => [`HTTP/${v}`, `GET /${ctx.rng.word(4)} HTTP/${v}\r\nHost: ${ctx.host}\r\n\r\n`]);
     return refused(ctx, 'http-version', cases, [505, 400], 'requests for other HTTP versions');
   },
 });

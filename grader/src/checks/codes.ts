@@ -44,6 +44,7 @@ export const FAILURE_CODES = {
   'body-mismatch': 'the echoed body differs from what was sent',
   'head-with-body': 'a response to HEAD carried a body',
   'not-closed': 'the connection stayed open after a response that should end it',
+  'bytes-after-response': 'more bytes came after a response that should have been the last',
   'close-not-announced': 'the server closed the connection without saying Connection: close',
   'not-kept-alive': 'the server closed a connection that should stay open',
   'pipelining': 'requests sent together were not all answered in order',

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { defineCheck, fromCases, type Case, type Check, type CheckContext } from './define.ts';
 import { expectResponse } from './expect.ts';
 import { header } from '../probes/raw/parse-response.ts';
-import type { ResponseRule, SeenResponse } from './responses.ts';
+import { connectionTokens, type ResponseRule, type SeenResponse } from './responses.ts';
 
 // The rules every HTTP response of 02 and 03 keeps, error responses too, and the check that charges
 // them: it looks at every response the other checks read, so a header left out of the 404 path, or
@@ -10,9 +10,15 @@ import type { ResponseRule, SeenResponse } from './responses.ts';
 
 const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
-/** The server will close after this response, by the request or by the course's rules. */
+/**
+ * The server will close after this response, by the request or by the course's rules. HTTP/1.0
+ * closes unless the client asked for keep-alive and the server said yes.
+ */
 export const mustClose = (r: Pick<SeenResponse, 'request' | 'res'>): boolean =>
-  r.request.asksClose || r.request.version === 'HTTP/1.0' || r.res.status === 400 || r.res.status === 505;
+  r.request.asksClose ||
+  (r.request.version === 'HTTP/1.0' && !(r.request.asksKeepAlive && connectionTokens(r.res).includes('keep-alive'))) ||
+  r.res.status === 400 ||
+  r.res.status === 505;
 
 function judgeDate(r: SeenResponse): string | undefined {
   const date = header(r.res, 'date');

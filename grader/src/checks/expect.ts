@@ -128,7 +128,10 @@ export async function expectResponse(ctx: CheckContext, spec: CaseSpec): Promise
       return { ...meta, ok: false, code: e.code, message: e.message, exchange: { ...(e.exchange ?? conn.transcript()), ...extra } };
     }
     const problems = compare(spec, res, spec.code);
-    if (spec.closes && !(await conn.waitForEof())) problems.push({ code: 'not-closed', message: `the connection was still open ${ctx.ioTimeoutMs / 1000} s after the response` });
+    if (spec.closes) {
+      if (!(await conn.waitForEof())) problems.push({ code: 'not-closed', message: `the connection was still open ${ctx.ioTimeoutMs / 1000} s after the response` });
+      else if (conn.unconsumed.length) problems.push({ code: 'bytes-after-response', message: `${conn.unconsumed.length} more bytes came after the response, before the close` });
+    }
     await ctx.responses.record(conn, { check: ctx.checkId, case: spec.name, request, res }, { closeJudged: spec.closes === true, idleTimeoutMs: ctx.ioTimeoutMs });
     const exchange = conn.transcript(extra);
     if (!problems.length) return { ...meta, ok: true, res, exchange };

@@ -14,6 +14,8 @@ export interface SentRequest {
   version: string;
   /** The request asked for the connection to close. */
   asksClose: boolean;
+  /** The request asked for keep-alive (which HTTP/1.0 needs to say). */
+  asksKeepAlive?: boolean;
 }
 
 export interface SeenResponse {
@@ -129,6 +131,6 @@ export function describeRequest(bytes: Buffer): SentRequest {
   const head = bytes.toString('latin1', 0, headEnd < 0 ? bytes.length : headEnd);
   const [line = '', ...fields] = head.split('\r\n');
   const [method = '', , version = ''] = line.split(' ');
-  const asksClose = fields.some((f) => /^connection:/i.test(f) && f.slice(11).split(',').some((t) => t.trim().toLowerCase() === 'close'));
-  return { method, version, asksClose };
+  const tokens = fields.filter((f) => /^connection:/i.test(f)).flatMap((f) => f.slice(11).split(',').map((t) => t.trim().toLowerCase()));
+  return { method, version, asksClose: tokens.includes('close'), asksKeepAlive: tokens.includes('keep-alive') };
 }

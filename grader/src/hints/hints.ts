@@ -72,6 +72,8 @@ const HINTS: Record<FailureCode, string | null> = {
   'missing-header': null,
   'wrong-header': null,
   'wrong-body': null,
+  'bytes-after-response':
+    'After a response that ends the connection (a 400, an answer to Connection: close), send nothing more: whatever the client sent after it is not a request to answer.',
   'close-not-announced':
     'When the server closes the connection after a response (after a 400, after Connection: close, for HTTP/1.0), the response says so with a Connection: close header, so the client knows not to send more.',
   'blocked-by-idle-client':
