@@ -5,7 +5,7 @@ import { connectionTokens } from './responses.ts';
 import { isProbeError } from '../probes/errors.ts';
 import { header } from '../probes/raw/parse-response.ts';
 import { httpCall, type HttpCall } from '../probes/http/client.ts';
-import type { RawConnection } from '../probes/raw/connection.ts';
+import type { RawConnection, SendOptions } from '../probes/raw/connection.ts';
 import RULES from './rules/02-http.ts';
 
 // 02-http: a real HTTP/1.1 server over raw sockets. Routes: GET/HEAD / (an HTML page), POST /echo
@@ -93,7 +93,9 @@ const notFound = defineCheck({
   points: 1,
   run: async (ctx) => {
     const paths = [`/${ctx.rng.mixedWord()}/${ctx.rng.word(5)}`, `/echo/${ctx.rng.word(4)}`, `/${ctx.rng.word(3)}%C3%A9${ctx.rng.word(2)}`];
-    return fromCases(await each(ctx, paths.map((target) => ({ name: `GET ${target}`, send: ctx.request({ target }), status: 404, rule: 'not-found' }))));
+    const text = /^text\/plain\b/i;
+    const some = (b: Buffer) => (b.length ? undefined : 'the body was empty; a 404 says in a few words what was not found');
+    return fromCases(await each(ctx, paths.map((target) => ({ name: `GET ${target}`, send: ctx.request({ target }), status: 404, headers: { 'content-type': text }, body: some, rule: 'not-found' }))));
   },
 });
 
@@ -394,16 +396,17 @@ const pipelining = defineCheck({
       await pipelined(ctx, 'GET /, POST /echo and a 404, in two writes cut inside the second request', mixedBytes, [{ status: 200 }, { status: 200, body: bodies[0]! }, { status: 404 }], mixed[0]!.length + 7),
       // Some clients send an empty line after a POST body; a server skips it (RFC 9112 §2.2).
       await pipelined(ctx, 'POST /echo, an empty line, then GET /', Buffer.concat([echo(ctx, bodies[1]!), Buffer.from('\r\n'), ctx.request({ target: '/' })]), [{ status: 200, body: bodies[1]! }, { status: 200 }], undefined, 'empty-line'),
+      await pipelined(ctx, 'POST /echo, then the empty line and GET / in writes of their own', Buffer.concat([echo(ctx, bodies[2]!), Buffer.from('\r\n'), ctx.request({ target: '/' })]), [{ status: 200, body: bodies[2]! }, { status: 200 }], { sizes: [echo(ctx, bodies[2]!).length, 2], pauseMs: 50 }, 'empty-line'),
     ]);
   },
 });
 
-async function pipelined(ctx: CheckContext, name: string, bytes: Buffer, expects: Expectation[], cutAt: number | undefined, ruleId = 'pipelining'): Promise<Case> {
+async function pipelined(ctx: CheckContext, name: string, bytes: Buffer, expects: Expectation[], cut: number | SendOptions | undefined, ruleId = 'pipelining'): Promise<Case> {
   const rule = ctx.rule(ruleId);
   const expected = expects.map((e, i) => `${i + 1}. ${describeExpectation(e)}`).join('; ');
   const conn = await ctx.connect({ label: name });
   try {
-    await conn.send(bytes, cutAt ? { sizes: [cutAt], afterFirstPieceMs: 100 } : {});
+    await conn.send(bytes, typeof cut === 'number' ? { sizes: [cut], afterFirstPieceMs: 100 } : (cut ?? {}));
     for (const [i, e] of expects.entries()) {
       let res;
       try {

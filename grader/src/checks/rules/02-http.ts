@@ -6,7 +6,7 @@ export default defineRules([
   { id: 'root', check: 'get-root', readme: '`GET /` | `200`', source: { spec: 'RFC 9110', section: '15.3.1', level: 'MUST' } },
   { id: 'root-html', check: 'get-root', readme: '`Content-Type: text/html; charset=utf-8`, a small HTML page (anything, as long as it is not empty)', source: { course: true, allows: 'any media type for any resource', why: 'the route is specified that way, so the answer can be checked' } },
   { id: 'content-length', check: 'content-length', readme: 'How many **bytes** the body has. Send it on every response, even when it is `0`.', source: { course: true, allows: 'a response framed by closing the connection, or chunked, without Content-Length (RFC 9112 §6.3)', why: 'Content-Length framing is the one this exercise teaches, and keep-alive depends on it' } },
-  { id: 'not-found', check: 'not-found', readme: 'any other path | `404`', source: { spec: 'RFC 9110', section: '15.5.5', level: 'SHOULD' } },
+  { id: 'not-found', check: 'not-found', readme: 'any other path | `404`, with a short `text/plain` body', source: { spec: 'RFC 9110', section: '15.5.5', level: 'SHOULD' } },
   { id: 'method-not-allowed', check: 'method-not-allowed', readme: 'The response **must** have an `Allow` header listing the methods that path does take', source: { spec: 'RFC 9110', section: '15.5.6', level: 'MUST' } },
   { id: 'not-implemented', check: 'not-implemented', readme: 'the method is a well-formed token that the server does not know at all', source: { spec: 'RFC 9110', section: '9.1', level: 'SHOULD' } },
   { id: 'methods-case-sensitive', check: 'not-implemented', readme: 'Methods are case-sensitive: `get` is not `GET`.', source: { spec: 'RFC 9110', section: '9.1', level: 'MUST' } },
