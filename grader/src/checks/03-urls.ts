@@ -88,8 +88,8 @@ const percentDecoding = defineCheck({
       await inspectCase(ctx, 'every escape is decoded, not just the first', `/inspect/${w}%20%20x%2Dy%2d`, { path: `/inspect/${w}  x-y-` }),
       await inspectCase(ctx, '%25 is a %, decoded once only', `/inspect/${w}%2541`, { path: `/inspect/${w}%41` }),
       await inspectCase(ctx, 'lower-case UTF-8 escapes of a three-byte character', `/inspect/%e6%9d%b1${w}`, { path: `/inspect/東${w}` }),
-      await inspectCase(ctx, 'hex digits in both cases, at the ends of their ranges', `/inspect/%4a%4A%4f%4F%46%66%30%39${w}`, { path: `/inspect/JJOOFf09${w}` }),
-      await inspectCase(ctx, 'a % before characters next to the hex ranges stays', `/inspect/${w}%@0%:0%G0%g0%4z%4G%/0`, { path: `/inspect/${w}%@0%:0%G0%g0%4z%4G%/0` }),
+      await inspectCase(ctx, 'hex digits in both cases, at the ends of their ranges', `/inspect/%4a%4A%4f%4F%46%66%30%39%09${w}`, { path: `/inspect/JJOOFf09\t${w}` }),
+      await inspectCase(ctx, 'a % before characters next to the hex ranges stays', `/inspect/${w}%@0%:0%G0%g0%W0%Z0%_0%4z%4G%/0`, { path: `/inspect/${w}%@0%:0%G0%g0%W0%Z0%_0%4z%4G%/0` }),
       await inspectCase(ctx, 'a % or %4 at the very end stays', `/inspect/${w}%4/${w}%`, { path: `/inspect/${w}%4/${w}%` }),
     ]);
   },
@@ -250,6 +250,7 @@ const badTarget = defineCheck({
     const cases: Array<[string, Buffer]> = [
       ['a port that is not a number', Buffer.from(`GET /inspect HTTP/1.1\r\nHost: ${host}:8o\r\nConnection: close\r\n\r\n`)],
       ['a port above 65535', Buffer.from(`GET /inspect HTTP/1.1\r\nHost: ${host}:65536\r\nConnection: close\r\n\r\n`)],
+      ['text after an IPv6 address that is not a port', Buffer.from(`GET /inspect HTTP/1.1\r\nHost: [::1]x\r\nConnection: close\r\n\r\n`)],
       ['an empty host before the port', Buffer.from(`GET /inspect HTTP/1.1\r\nHost: :${ctx.port}\r\nConnection: close\r\n\r\n`)],
       ['an origin-form target with no Host header', bare(`/inspect/${w}`)],
       ['a target that is neither /path nor http://...', Buffer.from(`GET inspect/${w} HTTP/1.1\r\nHost: ${ctx.host}\r\nConnection: close\r\n\r\n`)],
