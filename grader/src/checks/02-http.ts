@@ -373,8 +373,14 @@ async function http10KeepAlive(ctx: CheckContext): Promise<Case> {
       if (!connectionTokens(res).includes('keep-alive')) return { ok: true, message: 'kept to HTTP/1.0 closing (the log judges the close)' };
       if (conn.eof) return { ok: false, code: 'not-kept-alive', message: 'the response said Connection: keep-alive, then the server closed', exchange: conn.transcript() };
       await conn.send(send);
-      const again = await conn.readResponse();
       const expected = 'Connection: keep-alive, and the connection open for a second request';
+      let again;
+      try {
+        again = await conn.readResponse();
+      } catch (e) {
+        if (!isProbeError(e) || (e.code !== 'eof-before-response' && e.code !== 'connection-reset')) throw e;
+        return { ok: false, code: 'not-kept-alive', message: 'the response said Connection: keep-alive, but the server closed the connection instead of answering a second request', exchange: conn.transcript({ expected }) };
+      }
       return again.status === 200 ? { ok: true } : { ok: false, code: 'wrong-status', message: `the second request got ${again.status}`, exchange: conn.transcript({ expected }) };
     } finally {
       conn.close();
@@ -403,20 +409,24 @@ const pipelining = defineCheck({
 
 async function pipelined(ctx: CheckContext, name: string, bytes: Buffer, expects: Expectation[], cut: number | SendOptions | undefined, ruleId = 'pipelining'): Promise<Case> {
   const rule = ctx.rule(ruleId);
+  const sendOpts: SendOptions = typeof cut === 'number' ? { sizes: [cut], afterFirstPieceMs: 100 } : (cut ?? {});
+  const sizes = sendOpts.sizes ?? [];
+  const split = sizes.length ? `in ${sizes.length + 1} writes: ${[...sizes, bytes.length - sizes.reduce((a, b) => a + b, 0)].join(' + ')} bytes` : undefined;
   const expected = expects.map((e, i) => `${i + 1}. ${describeExpectation(e)}`).join('; ');
   const conn = await ctx.connect({ label: name });
+  const transcript = () => conn.transcript({ expected, ...(split ? { split } : {}) });
   try {
-    await conn.send(bytes, typeof cut === 'number' ? { sizes: [cut], afterFirstPieceMs: 100 } : (cut ?? {}));
+    await conn.send(bytes, sendOpts);
     for (const [i, e] of expects.entries()) {
       let res;
       try {
         res = await conn.readResponse();
       } catch (err) {
         if (!isProbeError(err)) throw err;
-        return { name, ok: false, rule, code: i === 0 ? err.code : 'pipelining', message: `response ${i + 1} of ${expects.length}: ${err.message}`, exchange: conn.transcript({ expected }) };
+        return { name, ok: false, rule, code: i === 0 ? err.code : 'pipelining', message: `response ${i + 1} of ${expects.length}: ${err.message}`, exchange: transcript() };
       }
       const problems = compare(e, res);
-      if (problems.length) return { name, ok: false, rule, code: 'pipelining', message: `response ${i + 1} of ${expects.length}: ${problems.map((p) => p.message).join('; ')}`, exchange: conn.transcript({ expected }) };
+      if (problems.length) return { name, ok: false, rule, code: 'pipelining', message: `response ${i + 1} of ${expects.length}: ${problems.map((p) => p.message).join('; ')}`, exchange: transcript() };
     }
     return { name, ok: true, rule };
   } finally {

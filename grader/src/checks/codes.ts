@@ -83,5 +83,5 @@ export const CRASH_SIGNS: ReadonlySet<FailureCode> = new Set(['connection-refuse
 
 /** Codes for a case where no complete answer came back, so no rule about the answer was tested. */
 export const NO_ANSWER: ReadonlySet<string> = new Set<FailureCode>([
-  ...CRASH_SIGNS, 'connect-failed', 'connect-timeout', 'no-response', 'response-never-ends', 'response-stalled', 'response-too-large', 'server-exited', 'check-timeout',
+  ...CRASH_SIGNS, 'connect-failed', 'connect-timeout', 'no-response', 'not-kept-alive', 'response-never-ends', 'response-stalled', 'response-too-large', 'server-exited', 'check-timeout',
 ]);
