@@ -121,16 +121,20 @@ function renderExercise(ex: ExerciseResult, run: Run): string[] {
   const failedChecks = ex.checks.filter((ch) => FAILED.has(ch.status));
   const failures = failedChecks.flatMap((ch) => itemsOf(ch, false));
   const code = failures[0]?.code;
-  // One cause said once: only where no answer came back is every failure the same thing. A missing
-  // header on a 404 and on a 501 share a code, but each still gets its own line.
-  const uniform = failures.length > 1 && code && NO_ANSWER.has(code) && failures.every((f) => f.code === code) ? code : undefined;
+  // One cause said once: where no answer came back, or where every failure says the same thing (a
+  // stub answering 501 to everything). A missing Date on a 404 and a missing Server on a 501 share
+  // a code, but are two causes: each keeps its own line.
+  const said = (m: string) => m.replace(/, expected .*$/, '');
+  const sameWords = failures.every((f) => said(f.message) === said(failures[0]!.message));
+  const uniform = failures.length > 1 && code && (NO_ANSWER.has(code) || sameWords) && failures.every((f) => f.code === code) ? code : undefined;
+  const cause = uniform && !NO_ANSWER.has(uniform) ? said(failures[0]!.message) : undefined;
   const x: Exercise = { ...run, ex, ...(uniform ? { uniform } : {}), first: new Map(), exchanges: new Map(), outputs: new Set() };
 
   const full = ex.score === ex.maxScore;
   const lines = [`${c.bold(ex.id)} ${c.dim(`[${ex.track}]`)} ${ex.title}  ${(full ? c.green : c.yellow)(`${ex.score}/${ex.maxScore}`)}`];
   if (uniform) {
     const where = `${count(failures.length, 'case')} of ${count(failedChecks.length, 'check')}`;
-    lines.push(c.red(`  Every failed case has one cause: ${wordsFor(uniform)} (${uniform}), in ${where}`));
+    lines.push(c.red(`  Every failed case has one cause: ${cause ? inert(cause) : wordsFor(uniform)} (${uniform}), in ${where}`));
   }
   // A start that failed for the first check is the exercise's; one for a later check is that check's.
   const failedStarts = ex.server?.startFailures ?? [];

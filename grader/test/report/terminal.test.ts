@@ -203,6 +203,16 @@ describe('renderTerminal: failures that share a cause', () => {
     expect(render(mixed())).not.toContain('Every failed case');
   });
 
+  it('says once when every failed case got the same wrong answer, and not when the same code has different causes', () => {
+    const stub = (name: string, expected: string): CaseResult => ({ name, status: 'fail', code: 'wrong-status', message: `status was 501, expected ${expected}`, exchange: exchange(get('/'), 'HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n') });
+    const same = render(run([exercise([check('inspect-path', [stub('a', '200'), stub('b', '200')]), check('not-found', [stub('c', '404')])])]));
+    expect(same).toContain('Every failed case has one cause: status was 501 (wrong-status), in 3 cases of 2 checks');
+    const header = (name: string, what: string): CaseResult => ({ name, status: 'fail', code: 'missing-header', message: `no ${what} header` });
+    const two = render(run([exercise([check('required-headers', [header('Date', 'Date'), header('Server', 'Server')])])]));
+    expect(two).not.toContain('Every failed case');
+    expect(two).toContain('✗ Server: no Server header');
+  });
+
   it('shows a transcript two cases share once', () => {
     const shared = exchange(get('/'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi');
     const a: CaseResult = { name: 'status 201', status: 'fail', message: 'status was 200', exchange: { ...shared, expected: 'status 201' } };
