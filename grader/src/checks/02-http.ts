@@ -291,18 +291,22 @@ const keepAlive = defineCheck({
   async run(ctx) {
     const body = Buffer.from(ctx.rng.unicodeWord(10), 'utf8');
     const made = ctx.rng.word(5).toUpperCase().replace(/[0-9]/g, 'X');
+    // Whether each answer is right is the business of the checks about it: here, only that each
+    // request gets a well-formed answer on the same connection, after errors too. HEAD comes last,
+    // so a body it wrongly carries cannot garble a later answer here (head judges that).
+    const answer = {};
     const steps = [
-      { name: 'GET /', send: ctx.request({ target: '/' }), expect: { status: 200 } },
-      { name: 'POST /echo', send: echo(ctx, body), expect: { status: 200, body } },
-      { name: 'GET of a missing path', send: ctx.request({ target: `/${ctx.rng.word()}` }), expect: { status: 404 } },
-      { name: 'DELETE /', send: ctx.request({ method: 'DELETE', target: '/' }), expect: { status: 405 } },
-      { name: `${made} /`, send: ctx.request({ method: made, target: '/' }), expect: { status: 501 } },
-      { name: 'HEAD /', send: ctx.request({ method: 'HEAD', target: '/' }), method: 'HEAD', expect: { status: 200 } },
-      { name: 'GET / again', send: ctx.request({ target: '/', headers: { 'x-PROBE': ctx.rng.mixedWord() } }), expect: { status: 200 } },
+      { name: 'GET /', send: ctx.request({ target: '/' }), expect: answer },
+      { name: 'POST /echo', send: echo(ctx, body), expect: answer },
+      { name: 'GET of a missing path', send: ctx.request({ target: `/${ctx.rng.word()}` }), expect: answer },
+      { name: 'DELETE /', send: ctx.request({ method: 'DELETE', target: '/' }), expect: answer },
+      { name: `${made} /`, send: ctx.request({ method: made, target: '/' }), expect: answer },
+      { name: 'GET / again', send: ctx.request({ target: '/', headers: { 'x-PROBE': ctx.rng.mixedWord() } }), expect: answer },
+      { name: 'HEAD /', send: ctx.request({ method: 'HEAD', target: '/' }), method: 'HEAD', expect: answer },
     ];
     const r = await sequence(ctx, 'seven requests on one connection', steps);
     const rule = ctx.rule('keep-alive');
-    const exchange = r.conn.transcript({ expected: steps.map((s, i) => `${i + 1}. ${s.name} → ${describeExpectation(s.expect)}`).join('; ') });
+    const exchange = r.conn.transcript({ expected: `an answer to each of ${steps.map((s) => s.name).join(', ')}, on the one connection` });
     const cases: Case[] = [r.failed ? { name: 'every request answered on one connection', ok: false, rule, code: r.failed.code, message: r.failed.message, exchange } : { name: 'every request answered on one connection', ok: true, rule, exchange }];
     cases.push(await manyRequests(ctx));
     return fromCases(cases);
