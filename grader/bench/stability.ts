@@ -6,6 +6,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../src/course/course.ts';
 import { grade } from '../src/pipeline.ts';
 import { listFaults, withFault } from '../test/support/broken.ts';
+import { failedIds } from '../test/support/grade.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const all = listFaults();
@@ -26,7 +27,7 @@ for (let round = 1; round <= rounds; round++) {
       for (const f of faults.filter((_, i) => i % 2 === worker)) {
         const r = await withFault(f.name, ({ dir }) => grade({ target: dir, exercises: [f.exercise], track: f.track }));
         runs++;
-        const failed = r.exercises[0]!.checks.filter((c) => c.status !== 'pass' && c.status !== 'skipped').map((c) => c.id);
+        const failed = failedIds(r.exercises[0]!);
         if (failed.join() !== f.fails.join()) surprises.push(`round ${round} seed ${r.seed}: ${f.name} failed [${failed}] instead of [${f.fails}]`);
       }
     }),

@@ -19,14 +19,13 @@ export const reportFiles = (exercise: string) => ({
 export interface MutateOptions {
   exercise: string;
   concurrency: number;
-  /** Stop grading at the first failed check (graders without --bail grade every check). */
-  bail: boolean;
   /** A fixed grader seed for every mutant; by default each run draws its own. */
   seed?: string;
 }
 
-export function graderCommand(o: Pick<MutateOptions, 'exercise' | 'bail' | 'seed'>): string {
-  return ['npm run -s grade --', o.exercise, '--solutions --track ts', ...(o.bail ? ['--bail'] : []), ...(o.seed ? ['--seed', o.seed] : [])].join(' ');
+/** The grader stops at the first failed check: one is enough to kill a mutant. */
+export function graderCommand(o: Pick<MutateOptions, 'exercise' | 'seed'>): string {
+  return ['npm run -s grade --', o.exercise, '--solutions --track ts --bail', ...(o.seed ? ['--seed', o.seed] : [])].join(' ');
 }
 
 export function strykerOptions(o: MutateOptions): StrykerOptions {
@@ -39,8 +38,8 @@ export function strykerOptions(o: MutateOptions): StrykerOptions {
     testRunner: 'command',
     commandRunner: { command: graderCommand(o) },
     coverageAnalysis: 'off',
-    // No checkers, no plugins: a mutant that does not type-check still runs under tsx, and the
-    // grader sees what it does.
+    // No checkers, no plugins: the grader compiles TypeScript without type-checking it, so a
+    // mutant that does not type-check still runs, and the grader sees what it does.
     checkers: [],
     plugins: [],
     concurrency: o.concurrency,

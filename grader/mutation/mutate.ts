@@ -4,13 +4,13 @@
 // that fault. Prints the mutation score, the score without the mutants reviewed as equivalent
 // (grader/mutation/equivalent.json), and the surviving mutants.
 import { Stryker } from '@stryker-mutator/core';
-import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../src/config-error.ts';
 import { loadCourse, REPO_ROOT } from '../src/course/course.ts';
+import { SEED } from '../src/rng.ts';
 import { selectExercises } from '../src/target/target.ts';
 import { graderCommand, reportFiles, strykerOptions } from './config.ts';
 import { entryFor, formatSummary, loadEquivalents, summarize, type MutationReport } from './summary.ts';
@@ -26,12 +26,6 @@ const USAGE = `usage: npm run mutate -- EXERCISE [options]
 const EQUIVALENT_FILE = path.join(REPO_ROOT, 'grader/mutation/equivalent.json');
 
 class UsageError extends Error {}
-
-/** Whether the grader's command line knows --bail (stop at the first failed check). */
-async function graderHasBail(): Promise<boolean> {
-  const help = await execa('npm', ['run', '-s', 'grade', '--', '--help'], { cwd: REPO_ROOT, reject: false });
-  return /--bail\b/.test(help.stdout);
-}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -55,18 +49,16 @@ async function main(argv: string[]): Promise<number> {
   if (!existsSync(path.join(REPO_ROOT, solution))) throw new UsageError(`${solution} does not exist: only TypeScript solutions are mutated`);
   const concurrency = Number(v.concurrency ?? 2);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new UsageError(`--concurrency must be a whole number from 1 to 16, not "${v.concurrency}"`);
-  if (v.seed !== undefined && !/^[0-9a-zA-Z_-]{1,64}$/.test(v.seed)) throw new UsageError(`--seed must be letters and digits, not "${v.seed}"`);
+  if (v.seed !== undefined && !SEED.test(v.seed)) throw new UsageError(`--seed must be letters and digits, not "${v.seed}"`);
 
   process.chdir(REPO_ROOT);
   const files = reportFiles(exercise);
   const equivalents = await loadEquivalents(EQUIVALENT_FILE, exercise);
   let wallMs: number | undefined;
   if (!v['from-report']) {
-    const bail = await graderHasBail();
-    if (!bail) process.stderr.write('note: this grader has no --bail, so every mutant is graded on every check (slower)\n');
-    process.stderr.write(`mutating ${solution} (configuration: ${files.config}); the test is: ${graderCommand({ exercise, bail, seed: v.seed })}\n`);
+    process.stderr.write(`mutating ${solution} (configuration: ${files.config}); the test is: ${graderCommand({ exercise, seed: v.seed })}\n`);
     await mkdir(path.dirname(files.json), { recursive: true });
-    await writeFile(files.config, `${JSON.stringify(strykerOptions({ exercise, concurrency, bail, seed: v.seed }), null, 2)}\n`);
+    await writeFile(files.config, `${JSON.stringify(strykerOptions({ exercise, concurrency, seed: v.seed }), null, 2)}\n`);
     const t0 = performance.now();
     await new Stryker({ configFile: files.config }).runMutationTest();
     wallMs = performance.now() - t0;

@@ -4,6 +4,7 @@ import { ConfigError } from './config-error.ts';
 import { REPO_ROOT } from './course/course.ts';
 import { grade } from './pipeline.ts';
 import { REPORTERS } from './report/reporters.ts';
+import { SEED } from './rng.ts';
 import { wantsColor } from './report/color.ts';
 import { defaultTrack, parseTrack } from './target/target.ts';
 
@@ -56,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (v.solutions && v.target) throw new ConfigError('--solutions and --target cannot be used together');
-  if (v.seed !== undefined && !/^[0-9a-zA-Z_-]{1,64}$/.test(v.seed)) throw new ConfigError(`--seed must be letters and digits, not "${v.seed}"`);
+  if (v.seed !== undefined && !SEED.test(v.seed)) throw new ConfigError(`--seed must be letters and digits, not "${v.seed}"`);
   const target = v.solutions ? path.join(REPO_ROOT, 'solutions') : v.target;
   const color = !v.json && wantsColor(process.env, process.stdout.isTTY === true);
   const progress = (line: string) => process.stderr.write(`${line}\n`);

@@ -21,6 +21,9 @@ export interface Rng {
 
 const NON_ASCII = ['é', 'ü', 'ß', 'ñ', 'ø', 'ç', 'Ж', 'λ', '東', '京', '✓', '€', '😀'];
 
+/** What a seed given on a command line may look like. */
+export const SEED = /^[0-9a-zA-Z_-]{1,64}$/;
+
 export const newSeed = (): string => randomBytes(4).toString('hex');
 
 /** A generator for one purpose (a check id), independent of every other purpose's draws. */

@@ -39,7 +39,6 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
   let server: RunningServer | undefined;
   let startError: StartError | undefined;
   let failedInARow = 0;
-  let everStarted = false;
   // Every server this unit started, so none outlives it, even one a timed-out check was restarting.
   const started = new Set<RunningServer>();
   const rules = new Map(definition.rules.map((r) => [r.id, ruleRef(r)]));
@@ -48,7 +47,7 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
     if (!r) throw new Error(`exercise ${definition.id} has no rule "${id}"`);
     return r;
   };
-  const responses = new ResponseLog(definition.responseRules ?? [], rule);
+  const responses = new ResponseLog(definition.responseRules ?? []);
 
   const start = async (forCheck: string, signal?: AbortSignal) => {
     report.starts++;
@@ -59,7 +58,6 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
       report.startMs ??= server.startMs;
       startError = undefined;
       failedInARow = 0;
-      everStarted = true;
     } catch (e) {
       if (!(e instanceof StartError)) throw e;
       server = undefined;
@@ -96,7 +94,8 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
       // The first start, or a fresh one after a crash: one crash costs one check. A server that
       // never started, or failed twice in a row, is not tried again.
       if (!server || !server.alive) {
-        const retry = !everStarted ? report.starts === 0 : failedInARow < MAX_FAILED_STARTS_IN_A_ROW;
+        const everStarted = report.starts > report.startFailures.length;
+        const retry = everStarted ? failedInARow < MAX_FAILED_STARTS_IN_A_ROW : report.starts === 0;
         if (server) await stop();
         if (retry) await start(check.id);
       }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXERCISE_CHECKS } from '../src/checks/index.ts';
-import type { CheckResult } from '../src/report/model.ts';
 import { faultySource, gradeFault, listFaults } from './support/broken.ts';
-import { failedIds } from './support/grade.ts';
+import { evidenceText, failedIds } from './support/grade.ts';
 
 // Each folder in fixtures/broken/ is one deliberately broken server: a fault.patch against the
 // reference solution, and a fault.json saying which checks it must fail and words its evidence must
@@ -13,9 +12,6 @@ const faults = listFaults();
 const caught = faults.filter((f) => !f.pending);
 const pending = faults.filter((f) => f.pending);
 
-/** What a student reads about a failed check: its code, evidence and hint, and the cases that failed. */
-const reportText = (c: CheckResult): string =>
-  JSON.stringify({ code: c.code, evidence: c.evidence, hint: c.hint, cases: (c.cases ?? []).filter((k) => k.status !== 'pass') });
 
 describe('every fixture is well-formed', () => {
   it.each(faults)('$name: its patch applies, and it names checks of its exercise in their order', (fault) => {
@@ -33,7 +29,7 @@ describe('broken fixtures fail exactly the checks they break', () => {
     const ex = await gradeFault(fault.name);
     expect(failedIds(ex)).toEqual(fault.fails);
     for (const id of fault.fails) {
-      const text = reportText(ex.checks.find((c) => c.id === id)!);
+      const text = evidenceText(ex.checks.find((c) => c.id === id)!);
       // Words for every failed check, or words per check.
       const words = Array.isArray(fault.evidence) ? fault.evidence : (fault.evidence[id] ?? []);
       expect(words.length, `${fault.name}: no evidence words for ${id}`).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import { defineCheck, defineExercise, fromCases, probeCase, type Case, type CheckContext } from './define.ts';
 import { compare, describeExpectation, expectResponse, type CaseSpec, type Expectation } from './expect.ts';
 import { everyResponseCheck, HTTP_RESPONSE_RULES } from './every-response.ts';
-import { connectionTokens } from './responses.ts';
+import { connectionTokens, describeRequest } from './responses.ts';
 import { isProbeError } from '../probes/errors.ts';
 import { header } from '../probes/raw/parse-response.ts';
 import { httpCall, type HttpCall } from '../probes/http/client.ts';
@@ -168,7 +168,7 @@ async function headCase(ctx: CheckContext, name: string, target: string, e: Expe
     try {
       await conn.send(ctx.request({ method: 'HEAD', target }));
       const h = await conn.readResponse({ method: 'HEAD' });
-      await ctx.responses.record(conn, { check: ctx.checkId, case: name, request: { method: 'HEAD', version: 'HTTP/1.1', asksClose: false }, res: h }, { idleTimeoutMs: ctx.ioTimeoutMs });
+      await ctx.responses.record(conn, { check: ctx.checkId, case: name, request: describeRequest(conn.sent), res: h }, { idleTimeoutMs: ctx.ioTimeoutMs });
       const problems = compare(e, h);
       if (!conn.eof) await conn.send(ctx.request({ target: '/' }));
       let leaked: string | undefined;
@@ -257,24 +257,25 @@ const splitRequest = defineCheck({
 });
 
 /** Sends requests one after another on one connection, each after the previous answer. */
-async function sequence(ctx: CheckContext, label: string, steps: Array<{ name: string; send: Buffer; method?: string; expect: Expectation }>) {
+async function sequence(ctx: CheckContext, label: string, steps: Array<{ name: string; send: Buffer; expect: Expectation }>) {
   const conn = await ctx.connect({ label });
   const times: number[] = [];
   try {
     for (const [i, step] of steps.entries()) {
       const t0 = performance.now();
       if (conn.eof) return { conn, times, failed: { i, code: 'not-kept-alive' as const, message: `the server closed the connection after response ${i}, before request ${i + 1} (${step.name})` } };
+      const request = describeRequest(step.send);
       await conn.send(step.send);
       let res;
       try {
-        res = await conn.readResponse({ method: step.method ?? 'GET' });
+        res = await conn.readResponse({ method: request.method });
       } catch (e) {
         if (!isProbeError(e)) throw e;
         const closed = i > 0 && (e.code === 'eof-before-response' || e.code === 'connection-reset');
         return { conn, times, failed: { i, code: closed ? ('not-kept-alive' as const) : e.code, message: closed ? `the server closed the connection after response ${i} instead of answering request ${i + 1} (${step.name})` : `request ${i + 1} (${step.name}): ${e.message}` } };
       }
       times.push(performance.now() - t0);
-      await ctx.responses.record(conn, { check: ctx.checkId, case: `${label}: ${step.name}`, request: { method: step.method ?? 'GET', version: 'HTTP/1.1', asksClose: false }, res }, { idleTimeoutMs: ctx.ioTimeoutMs });
+      await ctx.responses.record(conn, { check: ctx.checkId, case: `${label}: ${step.name}`, request, res }, { idleTimeoutMs: ctx.ioTimeoutMs });
       const problems = compare(step.expect, res);
       if (problems.length) return { conn, times, failed: { i, code: problems[0]!.code, message: `request ${i + 1} (${step.name}) on the same connection: ${problems.map((p) => p.message).join('; ')}` } };
     }
@@ -302,7 +303,7 @@ const keepAlive = defineCheck({
       { name: 'DELETE /', send: ctx.request({ method: 'DELETE', target: '/' }), expect: answer },
       { name: `${made} /`, send: ctx.request({ method: made, target: '/' }), expect: answer },
       { name: 'GET / again', send: ctx.request({ target: '/', headers: { 'x-PROBE': ctx.rng.mixedWord() } }), expect: answer },
-      { name: 'HEAD /', send: ctx.request({ method: 'HEAD', target: '/' }), method: 'HEAD', expect: answer },
+      { name: 'HEAD /', send: ctx.request({ method: 'HEAD', target: '/' }), expect: answer },
     ];
     const r = await sequence(ctx, 'seven requests on one connection', steps);
     const rule = ctx.rule('keep-alive');
@@ -372,7 +373,7 @@ async function http10KeepAlive(ctx: CheckContext): Promise<Case> {
     try {
       await conn.send(send);
       const res = await conn.readResponse();
-      await ctx.responses.record(conn, { check: ctx.checkId, case: name, request: { method: 'GET', version: 'HTTP/1.0', asksClose: false, asksKeepAlive: true }, res }, { idleTimeoutMs: ctx.ioTimeoutMs });
+      await ctx.responses.record(conn, { check: ctx.checkId, case: name, request: describeRequest(send), res }, { idleTimeoutMs: ctx.ioTimeoutMs });
       if (res.status !== 200) return { ok: false, code: 'wrong-status', message: `got ${res.status}, expected 200`, exchange: conn.transcript() };
       if (!connectionTokens(res).includes('keep-alive')) return { ok: true, message: 'kept to HTTP/1.0 closing (the log judges the close)' };
       if (conn.eof) return { ok: false, code: 'not-kept-alive', message: 'the response said Connection: keep-alive, then the server closed', exchange: conn.transcript() };

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { defineCheck, defineExercise, fromCases, probeCase, type Case, type CheckContext } from './define.ts';
 import RULES from './rules/03-urls.ts';
-import { header } from '../probes/raw/parse-response.ts';
+import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
 import { request } from '../probes/raw/request.ts';
 import type { Rng } from '../rng.ts';
 
@@ -19,42 +19,50 @@ interface Parsed {
 
 type Field = keyof Parsed;
 
-/** `GET <target>` on a fresh connection, with the given Host header. */
-const getOnce = (ctx: CheckContext, target: string, host = `127.0.0.1:${ctx.port}`) =>
-  request(() => ctx.connect(), Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`, 'utf8'));
+/** The bytes of `GET <target>` with the given Host header, asking for the connection to close. */
+const getBytes = (ctx: CheckContext, target: string, host = ctx.host) =>
+  Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: serverlab-grader\r\nConnection: close\r\n\r\n`, 'utf8');
 
-/** Asks for an /inspect target and returns the parsed JSON, or what was wrong with the answer. */
-async function inspect(ctx: CheckContext, target: string, host?: string) {
-  const { conn, res } = await getOnce(ctx, target, host);
-  let json: Partial<Parsed> | undefined;
-  let problem: string | undefined;
-  if (res.status !== 200) problem = `status was ${res.status}`;
-  else if (!/^application\/json\b/i.test(header(res, 'content-type') ?? '')) problem = `Content-Type was "${header(res, 'content-type') ?? ''}", expected application/json`;
-  else {
-    try {
-      json = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      problem = 'the body is not valid JSON';
-    }
+/** One request on a connection of its own, closed once answered; `judge` says what the answer gets right. */
+function answerCase(
+  ctx: CheckContext,
+  name: string,
+  bytes: Buffer,
+  meta: { expected: string; rule: string; label?: string },
+  judge: (res: ParsedResponse) => Omit<Case, 'name' | 'exchange'>,
+): Promise<Case> {
+  return probeCase(
+    name,
+    async () => {
+      const { conn, res } = await request(() => ctx.connect(meta.label ? { label: meta.label } : {}), bytes);
+      conn.close();
+      return { ...judge(res), exchange: conn.transcript({ expected: meta.expected }) };
+    },
+    { expected: meta.expected, rule: ctx.rule(meta.rule) },
+  );
+}
+
+/** The JSON an /inspect answer holds, or what is wrong with the answer. */
+function inspected(res: ParsedResponse): { json?: Partial<Parsed>; problem?: string } {
+  if (res.status !== 200) return { problem: `status was ${res.status}` };
+  if (!/^application\/json\b/i.test(header(res, 'content-type') ?? '')) return { problem: `Content-Type was "${header(res, 'content-type') ?? ''}", expected application/json` };
+  try {
+    return { json: JSON.parse(res.body.toString('utf8')) };
+  } catch {
+    return { problem: 'the body is not valid JSON' };
   }
-  return { conn, json, problem };
 }
 
 /** One case: the fields the server reported must equal what a correct parse gives. */
 function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string): Promise<Case> {
   const expected = `200 application/json with ${JSON.stringify(want)}`;
-  return probeCase(
-    name,
-    async () => {
-      const { conn, json, problem } = await inspect(ctx, target, host);
-      conn.close();
-      if (!json) return { ok: false, code: problem!.startsWith('status') ? 'wrong-status' : 'not-json', message: problem!, exchange: conn.transcript({ expected }) };
-      const wrong = (Object.keys(want) as Field[]).filter((k) => !isDeepStrictEqual(json[k], want[k]));
-      const message = wrong.map((k) => `${k} was ${JSON.stringify(json[k])}, expected ${JSON.stringify(want[k])}`).join('; ');
-      return { ok: wrong.length === 0, code: 'wrong-json', message, exchange: conn.transcript({ expected }) };
-    },
-    { expected, rule: ctx.rule(ctx.checkId) },
-  );
+  return answerCase(ctx, name, getBytes(ctx, target, host), { expected, rule: ctx.checkId }, (res) => {
+    const { json, problem } = inspected(res);
+    if (!json) return { ok: false, code: problem!.startsWith('status') ? 'wrong-status' : 'not-json', message: problem! };
+    const wrong = (Object.keys(want) as Field[]).filter((k) => !isDeepStrictEqual(json[k], want[k]));
+    const message = wrong.map((k) => `${k} was ${JSON.stringify(json[k])}, expected ${JSON.stringify(want[k])}`).join('; ');
+    return { ok: wrong.length === 0, code: 'wrong-json', message };
+  });
 }
 
 /** Random words joined by the unreserved marks a server must pass through unchanged: - _ . ~ */
@@ -181,21 +189,14 @@ const absoluteForm = defineCheck({
 /** A text/plain page: the home page (any body), or a greeting (exactly `body`). */
 function pageCase(ctx: CheckContext, name: string, target: string, body?: string): Promise<Case> {
   const expected = `200, Content-Type: text/plain; charset=utf-8${body === undefined ? '' : `, body ${JSON.stringify(body)}`}`;
-  return probeCase(
-    name,
-    async () => {
-      const { conn, res } = await getOnce(ctx, target);
-      const got = res.body.toString('utf8');
-      conn.close();
-      const type = header(res, 'content-type') ?? '';
-      const exchange = conn.transcript({ expected });
-      if (res.status !== 200) return { ok: false, code: 'wrong-status', message: `status was ${res.status}`, exchange };
-      if (body !== undefined && got !== body) return { ok: false, code: 'wrong-body', message: `body was ${JSON.stringify(got.slice(0, 80))}`, exchange };
-      if (!/^text\/plain\b/i.test(type)) return { ok: false, code: 'wrong-header', message: `Content-Type was "${type}"`, exchange };
-      return { ok: true, exchange };
-    },
-    { expected, rule: ctx.rule('routing') },
-  );
+  return answerCase(ctx, name, getBytes(ctx, target), { expected, rule: 'routing' }, (res) => {
+    const got = res.body.toString('utf8');
+    const type = header(res, 'content-type') ?? '';
+    if (res.status !== 200) return { ok: false, code: 'wrong-status', message: `status was ${res.status}` };
+    if (body !== undefined && got !== body) return { ok: false, code: 'wrong-body', message: `body was ${JSON.stringify(got.slice(0, 80))}` };
+    if (!/^text\/plain\b/i.test(type)) return { ok: false, code: 'wrong-header', message: `Content-Type was "${type}"` };
+    return { ok: true };
+  });
 }
 
 const routing = defineCheck({
@@ -213,16 +214,10 @@ const routing = defineCheck({
   },
 });
 
+const statusIs = (status: number) => (res: ParsedResponse) => ({ ok: res.status === status, code: 'wrong-status' as const, message: `status was ${res.status}, expected ${status}` });
+
 function statusCase(ctx: CheckContext, target: string, status: number): Promise<Case> {
-  return probeCase(
-    `GET ${target}`,
-    async () => {
-      const { conn, res } = await getOnce(ctx, target);
-      conn.close();
-      return { ok: res.status === status, code: 'wrong-status', message: `status was ${res.status}, expected ${status}`, exchange: conn.transcript({ expected: `status ${status}` }) };
-    },
-    { expected: `status ${status}`, rule: ctx.rule(ctx.checkId) },
-  );
+  return answerCase(ctx, `GET ${target}`, getBytes(ctx, target), { expected: `status ${status}`, rule: ctx.checkId }, statusIs(status));
 }
 
 const notFound = defineCheck({
@@ -257,13 +252,7 @@ const badTarget = defineCheck({
       ['an absolute-form target with an empty host', Buffer.from(`GET http:///inspect/${w} HTTP/1.1\r\nHost: ${ctx.host}\r\nConnection: close\r\n\r\n`)],
     ];
     const out: Case[] = [];
-    for (const [name, bytes] of cases) {
-      out.push(await probeCase(name, async () => {
-        const { conn, res } = await request(() => ctx.connect({ label: name }), bytes);
-        conn.close();
-        return { ok: res.status === 400, code: 'wrong-status', message: `status was ${res.status}, expected 400`, exchange: conn.transcript({ expected: 'status 400' }) };
-      }, { expected: 'status 400', rule: ctx.rule('bad-target') }));
-    }
+    for (const [name, send] of cases) out.push(await answerCase(ctx, name, send, { expected: 'status 400', rule: 'bad-target', label: name }, statusIs(400)));
     // Whatever the parser threw, the server must still be there for the next client.
     out.push(await pageCase(ctx, 'the home page, still answered afterwards', '/'));
     return fromCases(out);

@@ -65,7 +65,7 @@ export const HTTP_RESPONSE_RULES: readonly ResponseRule[] = [
 ];
 
 /** A Date taken this long after another must differ from it: IMF-fixdate counts seconds. */
-const FROZEN_DATE_MS = 2500;
+export const FROZEN_DATE_MS = 2500;
 
 /**
  * The check that charges some response rules: a case per rule, failed by the first response that

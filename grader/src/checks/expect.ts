@@ -9,7 +9,7 @@ import { describeRequest } from './responses.ts';
 // that is closed once the case is judged, so no case ever waits on another case's connection.
 
 /** An exact value, a pattern, a token a list header must hold, or a function that says what is wrong. */
-export type HeaderExpect = string | RegExp | { has: string } | { absent: true } | ((values: string[]) => string | undefined);
+export type HeaderExpect = string | RegExp | { has: string } | ((values: string[]) => string | undefined);
 
 export interface Expectation {
   status?: number | readonly number[];
@@ -49,7 +49,6 @@ export function describeExpectation(e: Expectation): string {
     if (typeof want === 'string') parts.push(`${name}: ${want}`);
     else if (want instanceof RegExp) parts.push(`${name} matching ${want}`);
     else if (typeof want === 'object' && 'has' in want) parts.push(`${name} listing ${want.has}`);
-    else if (typeof want === 'object' && 'absent' in want) parts.push(`no ${name} header`);
     else parts.push(`a valid ${name}`);
   }
   if (Buffer.isBuffer(e.body)) parts.push(`the ${e.body.length} bytes sent as the body`);
@@ -67,7 +66,7 @@ export function compare(e: Expectation, res: { status: number; headers: Array<[s
   for (const [name, want] of Object.entries(e.headers ?? {})) {
     const values = headerAll(res, name);
     const problem = judgeHeader(name, values, want);
-    if (problem) problems.push({ code: values.length || (typeof want === 'object' && 'absent' in want) ? 'wrong-header' : 'missing-header', message: problem });
+    if (problem) problems.push({ code: values.length ? 'wrong-header' : 'missing-header', message: problem });
   }
   if (e.body !== undefined) {
     const problem = judgeBody(e.body, res.body);
@@ -77,7 +76,6 @@ export function compare(e: Expectation, res: { status: number; headers: Array<[s
 }
 
 function judgeHeader(name: string, values: string[], want: HeaderExpect): string | undefined {
-  if (typeof want === 'object' && !(want instanceof RegExp) && 'absent' in want) return values.length ? `${name} should not be sent, was "${values.join(', ')}"` : undefined;
   if (typeof want === 'function') return want(values);
   if (!values.length) return `no ${name} header`;
   if (typeof want === 'object' && !(want instanceof RegExp)) {

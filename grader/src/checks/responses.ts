@@ -1,6 +1,6 @@
-import type { Exchange, RuleRef } from '../report/model.ts';
+import type { Exchange } from '../report/model.ts';
 import type { RawConnection } from '../probes/raw/connection.ts';
-import { headerAll, type ParsedResponse } from '../probes/raw/parse-response.ts';
+import { header, headerAll, type ParsedResponse } from '../probes/raw/parse-response.ts';
 import type { FailureCode } from './codes.ts';
 
 // Rules that hold for every response (the headers every response carries, saying Connection: close
@@ -27,7 +27,6 @@ export interface SeenResponse {
   saysClose: boolean;
   /** Whether the server then closed: undefined where nobody looked. */
   closed?: boolean;
-  exchange: Exchange;
 }
 
 export interface ResponseRule {
@@ -36,7 +35,7 @@ export interface ResponseRule {
   /** Short name of the rule, for its case in the report. */
   name: string;
   /** This rule needs to know whether the server closed after the response. */
-  watchesClose?(r: Omit<SeenResponse, 'closed' | 'exchange'>): boolean;
+  watchesClose?(r: Omit<SeenResponse, 'closed'>): boolean;
   /** Whether the rule says anything about this response (all, unless given). */
   applies?(r: SeenResponse): boolean;
   /** What is wrong with this response, or undefined. */
@@ -60,10 +59,7 @@ export class ResponseLog {
   /** After one connection that stayed open when it should have closed, stop waiting on the others. */
   private waitForClose = true;
 
-  constructor(
-    readonly rules: readonly ResponseRule[],
-    private readonly ref: (id: string) => RuleRef,
-  ) {}
+  constructor(readonly rules: readonly ResponseRule[]) {}
 
   get size(): number {
     return this.responses;
@@ -73,27 +69,27 @@ export class ResponseLog {
    * Judges one response read on `conn`. Waits (bounded) for the server to close where a rule needs
    * to know, unless the case itself already judged the close.
    */
-  async record(conn: RawConnection, r: Omit<SeenResponse, 'closed' | 'exchange' | 'saysClose'>, opts: { closeJudged?: boolean; idleTimeoutMs: number }): Promise<void> {
+  async record(conn: RawConnection, r: Omit<SeenResponse, 'closed' | 'saysClose'>, opts: { closeJudged?: boolean; idleTimeoutMs: number }): Promise<void> {
     this.responses++;
-    const date = r.res.headers.find(([n]) => n.toLowerCase() === 'date')?.[1];
+    const date = header(r.res, 'date');
     if (date && !this.firstDate) this.firstDate = { value: date, at: Date.now(), check: r.check, case: r.case };
-    const saysClose = connectionTokens(r.res).includes('close');
-    const base = { ...r, saysClose };
+    const base = { ...r, saysClose: connectionTokens(r.res).includes('close') };
     let closed: boolean | undefined = conn.eof ? true : undefined;
     const watch = !opts.closeJudged && this.rules.some((rule) => rule.watchesClose?.(base));
     if (watch && closed === undefined && this.waitForClose) {
       closed = await conn.waitForEof(opts.idleTimeoutMs);
       if (!closed) this.waitForClose = false;
     }
-    const seen: SeenResponse = { ...base, ...(closed !== undefined && !opts.closeJudged ? { closed } : {}), exchange: conn.transcript() };
+    const seen: SeenResponse = { ...base, ...(closed !== undefined && !opts.closeJudged ? { closed } : {}) };
     for (const rule of this.rules) {
       if (rule.applies && !rule.applies(seen)) continue;
       this.appliedTo.set(rule.rule, (this.appliedTo.get(rule.rule) ?? 0) + 1);
       const message = rule.judge(seen);
       if (message === undefined) continue;
       const v = this.found.get(rule.rule);
+      // Only the first violation of a rule is shown, so only its transcript is taken.
       if (v) v.count++;
-      else this.found.set(rule.rule, { rule, count: 1, first: { check: r.check, case: r.case, message, exchange: seen.exchange } });
+      else this.found.set(rule.rule, { rule, count: 1, first: { check: r.check, case: r.case, message, exchange: conn.transcript() } });
     }
   }
 
@@ -107,16 +103,8 @@ export class ResponseLog {
     return this.appliedTo.get(rule) ?? 0;
   }
 
-  violations(): Violation[] {
-    return this.rules.flatMap((r) => this.found.get(r.rule) ?? []);
-  }
-
   violation(rule: string): Violation | undefined {
     return this.found.get(rule);
-  }
-
-  refFor(rule: string): RuleRef {
-    return this.ref(rule);
   }
 }
 

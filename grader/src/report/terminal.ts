@@ -1,9 +1,8 @@
-import { NO_ANSWER } from '../checks/codes.ts';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { CheckResult, CheckStatus, Exchange, ExerciseResult, NotRunReason, RuleRef, RunResult, StartFailure, Value } from './model.ts';
 import { showBytes, showMessage, type ShownLine } from './bytes.ts';
 import { reproduce } from './reproduce.ts';
-import { describeCode, isFailureCode } from '../checks/codes.ts';
+import { describeCode, isFailureCode, NO_ANSWER } from '../checks/codes.ts';
 
 // The report for a terminal, in proportion to what went wrong: one line per check and per failed
 // case; the first failure of each code with its whole transcript, a command to repeat it by hand

@@ -45,7 +45,7 @@ export interface StopReport {
 const POLL_MS = 10;
 const TERM_GRACE_MS = 3000;
 /** The environment variable that marks every process of one server start, wherever it goes. */
-const SERVER_TAG = 'SERVERLAB_SERVER';
+export const SERVER_TAG = 'SERVERLAB_SERVER';
 
 /** A student's server running as its own process group. */
 export class RunningServer {

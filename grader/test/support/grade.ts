@@ -14,5 +14,6 @@ export async function gradeOne(target: string, exercise: string, track: Track, e
 
 export const failedIds = (ex: ExerciseResult): string[] => ex.checks.filter((c) => c.status !== 'pass' && c.status !== 'skipped').map((c) => c.id);
 
-/** Everything a student would read about a check, as one string to match evidence against. */
-export const evidenceText = (c: CheckResult): string => JSON.stringify({ code: c.code, evidence: c.evidence, hint: c.hint });
+/** What a student reads about a failed check, as one string to match evidence against: its code, evidence and hint, and the cases that failed. */
+export const evidenceText = (c: CheckResult): string =>
+  JSON.stringify({ code: c.code, evidence: c.evidence, hint: c.hint, cases: (c.cases ?? []).filter((k) => k.status !== 'pass') });

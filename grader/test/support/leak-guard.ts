@@ -1,8 +1,9 @@
 import { readdirSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { allProcesses, processesTagged } from '../../src/probes/proc/processes.ts';
+import { SERVER_TAG } from '../../src/server/server.ts';
 
 /**
  * Vitest global setup (vitest.config.ts): a test run must leave nothing behind. Teardown fails the
@@ -34,7 +35,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const TEMP_PREFIX = 'serverlab-';
 
 const WATCHED_PREFIX = TEMP_PREFIX.replace(/-$/, '');
-const SERVER_TAG = 'SERVERLAB_SERVER';
 /** How long a server process left at teardown gets to go away (a stop in progress). */
 const SETTLE_MS = 3000;
 /** How long a temp entry found at teardown must stay to count as left behind. */
@@ -55,31 +55,10 @@ interface Proc {
 
 /** Every live process (Linux), with its parent and whether it carries the grader's tag. */
 async function processTable(): Promise<Map<number, Proc>> {
-  const table = new Map<number, Proc>();
-  if (process.platform !== 'linux') return table;
-  const needle = Buffer.from(`\0${SERVER_TAG}=`);
-  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
-  await Promise.all(
-    pids.map(async (pid) => {
-      try {
-        const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (fields[0] === 'Z') return; // exited, waiting for its parent to reap it
-        let tagged = false;
-        let command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        try {
-          tagged = Buffer.concat([Buffer.from([0]), await readFile(`/proc/${pid}/environ`)]).includes(needle);
-          if (tagged) command = (await readFile(`/proc/${pid}/cmdline`, 'latin1')).split('\0').filter(Boolean).join(' ') || command;
-        } catch {
-          // not ours to read: not one of our servers either
-        }
-        table.set(pid, { ppid: Number(fields[1]), key: `${pid}@${fields[19]}`, tagged, command });
-      } catch {
-        // the process ended while we looked
-      }
-    }),
-  );
-  return table;
+  const [all, tagged] = await Promise.all([allProcesses(), processesTagged(SERVER_TAG)]);
+  const tags = new Set(tagged.map((p) => p.pid));
+  // A zombie has exited and waits for its parent to reap it: nothing left to stop.
+  return new Map(all.filter((p) => p.state !== 'Z').map((p) => [p.pid, { ppid: p.ppid, key: `${p.pid}@${p.startTime}`, tagged: tags.has(p.pid), command: p.command }]));
 }
 
 function ancestors(table: Map<number, Proc>, pid: number): number[] {

@@ -8,8 +8,12 @@ export interface ProcessInfo {
   /** One letter: R running, S sleeping, Z zombie, ... */
   state: string;
   threads: number;
+  /** Clock ticks after boot: with the pid, it tells a process from a later one that got its pid. */
+  startTime: number;
   command: string;
 }
+
+const linuxPids = async (): Promise<number[]> => (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
 
 async function linuxProcess(pid: number, pgid?: number): Promise<ProcessInfo | undefined> {
   try {
@@ -26,7 +30,7 @@ async function linuxProcess(pid: number, pgid?: number): Promise<ProcessInfo | u
     } catch {
       // vanished or a zombie: keep the short name
     }
-    return { pid, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), threads: Number(f[17]), command };
+    return { pid, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), threads: Number(f[17]), startTime: Number(f[19]), command };
   } catch {
     return undefined; // the process ended while we looked
   }
@@ -35,8 +39,7 @@ async function linuxProcess(pid: number, pgid?: number): Promise<ProcessInfo | u
 /** Every process whose process group is `pgid`: the server and everything it forked. */
 export async function processGroup(pgid: number): Promise<ProcessInfo[]> {
   if (process.platform === 'linux') {
-    const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
-    const all = await Promise.all(pids.map((pid) => linuxProcess(pid, pgid)));
+    const all = await Promise.all((await linuxPids()).map((pid) => linuxProcess(pid, pgid)));
     return all.filter((p): p is ProcessInfo => p !== undefined);
   }
   const { stdout } = await execa('ps', ['-A', '-o', 'pid=,ppid=,pgid=,stat=,command='], { reject: false });
@@ -44,19 +47,26 @@ export async function processGroup(pgid: number): Promise<ProcessInfo[]> {
     .split('\n')
     .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/))
     .filter((m): m is RegExpMatchArray => m !== null && Number(m[3]) === pgid)
-    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), pgrp: Number(m[3]), state: m[4]![0]!, threads: 1, command: m[5]! }));
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), pgrp: Number(m[3]), state: m[4]![0]!, threads: 1, startTime: 0, command: m[5]! }));
+}
+
+/** Every process on the machine (Linux; elsewhere none). */
+export async function allProcesses(): Promise<ProcessInfo[]> {
+  if (process.platform !== 'linux') return [];
+  const all = await Promise.all((await linuxPids()).map((pid) => linuxProcess(pid)));
+  return all.filter((p): p is ProcessInfo => p !== undefined);
 }
 
 /**
- * Processes whose environment holds NAME=VALUE (Linux). Every server gets a variable of its own, so
- * descendants that left its process group (setsid, a double fork) are still found.
+ * Processes whose environment holds NAME=VALUE, or NAME with any value when `value` is left out
+ * (Linux). Every server gets a variable of its own, so descendants that left its process group
+ * (setsid, a double fork) are still found.
  */
-export async function processesTagged(name: string, value: string): Promise<ProcessInfo[]> {
+export async function processesTagged(name: string, value?: string): Promise<ProcessInfo[]> {
   if (process.platform !== 'linux') return [];
-  const needle = Buffer.from(`\0${name}=${value}\0`);
-  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
+  const needle = Buffer.from(value === undefined ? `\0${name}=` : `\0${name}=${value}\0`);
   const found = await Promise.all(
-    pids.map(async (pid) => {
+    (await linuxPids()).map(async (pid) => {
       try {
         const env = Buffer.concat([Buffer.from([0]), await readFile(`/proc/${pid}/environ`), Buffer.from([0])]);
         return env.includes(needle) ? linuxProcess(pid) : undefined;
