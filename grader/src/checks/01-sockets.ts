@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { defineCheck, defineExercise, fail, fromCases, pass, probeCase, skip, type CheckContext } from './define.ts';
 import { header } from '../probes/raw/parse-response.ts';
 import RULES from './rules/01-sockets.ts';
+import { whenAccepted } from '../probes/proc/listen-table.ts';
 import { isProbeError, ProbeError } from '../probes/errors.ts';
 import { get, request } from '../probes/raw/request.ts';
 import type { SendOptions } from '../probes/raw/connection.ts';
@@ -83,7 +84,9 @@ const manyInARow = defineCheck({
         // A client that vanishes mid-request with a TCP reset, as a crashing client does.
         const rude = await ctx.connect({ label: 'a client that resets mid-request' });
         await rude.send(`GET /${ctx.rng.word()} HTTP/1.1\r\nHost: ${ctx.host}\r\n`);
-        await rude.waitForBytes(50);
+        // Reset only once the server holds the connection: a reset while it waits in the accept
+        // queue is dropped by the kernel, and the server would never see it.
+        await whenAccepted(ctx.port, ctx.ioTimeoutMs);
         rude.reset();
       }
     }

@@ -7,6 +7,7 @@ import { header } from '../probes/raw/parse-response.ts';
 import { httpCall, type HttpCall } from '../probes/http/client.ts';
 import type { RawConnection, SendOptions } from '../probes/raw/connection.ts';
 import RULES from './rules/02-http.ts';
+import { whenAccepted } from '../probes/proc/listen-table.ts';
 
 // 02-http: a real HTTP/1.1 server over raw sockets. Routes: GET/HEAD / (an HTML page), POST /echo
 // (the body back); 404 elsewhere, 405 with Allow for a known method a route does not take, 501 for
@@ -556,6 +557,8 @@ const survivesBadClients = defineCheck({
   async run(ctx) {
     const reset = await ctx.connect({ label: 'reset mid-request' });
     await reset.send(`POST /echo HTTP/1.1\r\nHost: ${ctx.host}\r\nContent-Length: 100\r\n\r\nabc`);
+    // Only once the server holds the connection: a reset in the accept queue never reaches it.
+    await whenAccepted(ctx.port, ctx.ioTimeoutMs);
     reset.reset();
     const half = await ctx.connect({ label: 'half a request, then close' });
     await half.send(`GET /${ctx.rng.word()} HT`);

@@ -66,3 +66,22 @@ export async function isListening(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
+
+/**
+ * Waits until the server has accepted every connection made to the port (the kernel's accept queue
+ * is empty), so that what a client does next happens to a connection the server holds. Linux
+ * reads the queue; elsewhere it waits `fallbackMs`. False when the queue did not empty in time.
+ */
+export async function whenAccepted(port: number, timeoutMs: number, fallbackMs = 100): Promise<boolean> {
+  if (process.platform !== 'linux') {
+    await new Promise((r) => setTimeout(r, fallbackMs));
+    return true;
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await listenRows(port);
+    if (rows.every((r) => r.acceptQueue === 0)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
