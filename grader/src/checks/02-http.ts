@@ -499,10 +499,10 @@ const badRequestLine = defineCheck({
       ['a tab between method and path', `GET\t/${w} HTTP/1.1\r\n${host}`],
       ['four parts', `GET /${w} HTTP/1.1 ${ctx.rng.word(2)}\r\n${host}`],
       ['a space after the version', `GET /${w} HTTP/1.1 \r\n${host}`],
-      ['a version that is not HTTP/x.y', `GET /${w} HTTP/one\r\n${host}`],
-      ['a version in lower case', `GET /${w} http/1.1\r\n${host}`],
-      ['a version with something before it', `GET /${w} xHTTP/1.1\r\n${host}`],
-      ['a version with three digits', `GET /${w} HTTP/1.10\r\n${host}`],
+      ['a version that is not HTTP/x.y', `GET /${w} HTTP/one\r\n${host}`, 'version-syntax'],
+      ['a version in lower case', `GET /${w} http/1.1\r\n${host}`, 'version-syntax'],
+      ['a version with something before it', `GET /${w} xHTTP/1.1\r\n${host}`, 'version-syntax'],
+      ['a version with three digits', `GET /${w} HTTP/1.10\r\n${host}`, 'version-syntax'],
       ['a method that is not a token', `G@T /${w} HTTP/1.1\r\n${host}`, 'token'],
       ['a control character in the target', `GET /${w}\x01x HTTP/1.1\r\n${host}`, 'control'],
       ['DEL in the target', `GET /${w}\x7fx HTTP/1.1\r\n${host}`, 'control'],
@@ -544,7 +544,7 @@ const badContentLength = defineCheck({
       send: Buffer.concat([Buffer.from(head), Buffer.from(`GET / HTTP/1.1\r\nHost: ${ctx.host}\r\n\r\n`)]),
       status: 400,
       closes: true,
-      rule: 'content-length-valid',
+      rule: 'nothing-after-refusal',
     });
     return fromCases([...(await refusedCases(ctx, 'content-length-valid', cases, [400])), later, await stillAlive(ctx, 'the bad Content-Lengths')]);
   },

@@ -54,9 +54,9 @@ function inspected(res: ParsedResponse): { json?: Partial<Parsed>; problem?: str
 }
 
 /** One case: the fields the server reported must equal what a correct parse gives. */
-function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string): Promise<Case> {
+function inspectCase(ctx: CheckContext, name: string, target: string, want: Partial<Parsed>, host?: string, rule = ctx.checkId): Promise<Case> {
   const expected = `200 application/json with ${JSON.stringify(want)}`;
-  return answerCase(ctx, name, getBytes(ctx, target, host), { expected, rule: ctx.checkId }, (res) => {
+  return answerCase(ctx, name, getBytes(ctx, target, host), { expected, rule }, (res) => {
     const { json, problem } = inspected(res);
     if (!json) return { ok: false, code: problem!.startsWith('status') ? 'wrong-status' : 'not-json', message: problem! };
     const wrong = (Object.keys(want) as Field[]).filter((k) => !isDeepStrictEqual(json[k], want[k]));
@@ -160,9 +160,9 @@ const hostAndPort = defineCheck({
       await inspectCase(ctx, 'Host with a port', '/inspect', { host, port }, `${host}:${port}`),
       await inspectCase(ctx, 'Host without a port means 80', '/inspect', { host, port: 80 }, host),
       await inspectCase(ctx, 'host names are case-insensitive: report lower case', '/inspect', { host, port }, `${host.toUpperCase()}:${port}`),
-      await inspectCase(ctx, 'a colon with no port means 80', '/inspect', { host, port: 80 }, `${host}:`),
+      await inspectCase(ctx, 'a colon with no port means 80', '/inspect', { host, port: 80 }, `${host}:`, 'empty-port'),
       await inspectCase(ctx, 'the highest port, 65535', '/inspect', { host, port: 65535 }, `${host}:65535`),
-      await inspectCase(ctx, 'an IPv6 address in brackets', '/inspect', { host: '[::1]', port }, `[::1]:${port}`),
+      await inspectCase(ctx, 'an IPv6 address in brackets', '/inspect', { host: '[::1]', port }, `[::1]:${port}`, 'ipv6-host'),
     ]);
   },
 });
