@@ -8,9 +8,12 @@ import { isProbeError, ProbeError } from './probes/errors.ts';
 import { RawConnection } from './probes/raw/connection.ts';
 import { buildRequest } from './probes/raw/request.ts';
 import { isListening } from './probes/proc/listen-table.ts';
+import { ServerInspector } from './probes/proc/inspect.ts';
+import { signalProcess } from './probes/proc/processes.ts';
+import type { FixtureService } from './services/service.ts';
 import type { CheckResult, Evidence, ExerciseResult, NotRunReason, RuleRef, ServerReport } from './report/model.ts';
 import { rngFor } from './rng.ts';
-import { describeExit, RunningServer, StartError } from './server/server.ts';
+import { describeExit, RunningServer, SERVER_TAG, StartError } from './server/server.ts';
 import type { Unit } from './target/target.ts';
 import { within } from './time.ts';
 
@@ -33,7 +36,9 @@ const MAX_FAILED_STARTS_IN_A_ROW = 2;
 /** Starts the unit's server, runs its checks one by one, stops it. Never throws for a student fault. */
 export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts: RunnerOptions): Promise<ExerciseResult> {
   const t0 = performance.now();
-  const env = { ...unit.exercise.env, ...(definition.env?.(rngFor(opts.seed, `${unit.exercise.id}/env`)) ?? {}) };
+  // The fixture services come first: the server is told where they are when it starts.
+  const services: FixtureService[] = (await definition.services?.({ rng: rngFor(opts.seed, `${unit.exercise.id}/services`) })) ?? [];
+  const env = { ...unit.exercise.env, ...(definition.env?.(rngFor(opts.seed, `${unit.exercise.id}/env`)) ?? {}), ...Object.assign({}, ...services.map((s) => s.env())) };
   const port = await getPort({ host: '127.0.0.1' });
   const report: ServerReport = { command: '', starts: 0, leftBehind: [], startFailures: [] };
   let server: RunningServer | undefined;
@@ -49,10 +54,10 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
   };
   const responses = new ResponseLog(definition.responseRules ?? []);
 
-  const start = async (forCheck: string, signal?: AbortSignal) => {
+  const start = async (forCheck: string, signal?: AbortSignal, envChanges: Record<string, string> = {}) => {
     report.starts++;
     try {
-      server = await RunningServer.start({ dir: unit.dir, track: unit.track, port, env, readyTimeoutMs: opts.readyTimeoutMs, signal });
+      server = await RunningServer.start({ dir: unit.dir, track: unit.track, port, env: { ...env, ...envChanges }, readyTimeoutMs: opts.readyTimeoutMs, signal });
       started.add(server);
       report.command = server.command;
       report.startMs ??= server.startMs;
@@ -104,18 +109,28 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
         checks.push({ ...notRun(base, 'server-did-not-start', `not run: ${e.message}`), code: e.code });
         continue;
       }
-      const result = finish(base, c0, await runCheck(check, server, { env, opts, responses, rule, framing: definition.framing, restart: (signal) => restart(check.id, signal), getServer: () => server }));
+      for (const s of services) await s.reset();
+      // A check that restarted the server with other variables, or signalled it, leaves it to be
+      // stopped: the next check gets a server started as usual.
+      let fresh = false;
+      const restartFor = (signal: AbortSignal, envChanges?: Record<string, string>) => {
+        if (envChanges && Object.keys(envChanges).length) fresh = true;
+        return restart(check.id, signal, envChanges);
+      };
+      const result = finish(base, c0, await runCheck(check, server, { env, opts, responses, rule, framing: definition.framing, services, restart: restartFor, signalled: () => (fresh = true), getServer: () => server }));
       checks.push(result);
+      if (fresh) await stop();
       if (opts.bail && result.status !== 'pass' && result.status !== 'skipped') stopReason = 'bail';
     }
   } finally {
     await stop();
     for (const s of started) await stop(s);
+    for (const s of services) await s.stop();
   }
 
-  async function restart(checkId: string, signal: AbortSignal) {
+  async function restart(checkId: string, signal: AbortSignal, envChanges?: Record<string, string>) {
     await stop();
-    await start(checkId, signal);
+    await start(checkId, signal, envChanges);
     if (!server) throw new ProbeErrorFromStart(startError!);
   }
 
@@ -142,8 +157,11 @@ interface RunCheckEnv {
   opts: RunnerOptions;
   responses: ResponseLog;
   framing?: 'content-length';
+  services: FixtureService[];
   rule(id: string): RuleRef;
-  restart(signal: AbortSignal): Promise<void>;
+  restart(signal: AbortSignal, envChanges?: Record<string, string>): Promise<void>;
+  /** The check signalled the server itself: its exit is expected, and the runner stops it after the check. */
+  signalled(): void;
   getServer(): RunningServer | undefined;
 }
 
@@ -151,6 +169,10 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
   const timeoutMs = check.timeoutMs ?? r.opts.checkTimeoutMs;
   const controller = new AbortController();
   const connections: RawConnection[] = [];
+  const cleanups: (() => unknown)[] = [];
+  let signalledServer = false;
+  const current = () => r.getServer() ?? server;
+  const proc = new ServerInspector(() => ({ pid: current().pid, port: server.port, tag: { name: SERVER_TAG, value: current().tag } }));
   const ctx: CheckContext = {
     checkId: check.id,
     port: server.port,
@@ -170,7 +192,26 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
       connections.push(conn);
       return conn;
     },
-    restartServer: () => r.restart(controller.signal),
+    restartServer: (envChanges) => r.restart(controller.signal, envChanges),
+    service: <T extends FixtureService>(name: string) => {
+      const s = r.services.find((x) => x.name === name);
+      if (!s) throw new Error(`check ${check.id} asked for a fixture service "${name}" its exercise does not start`);
+      return s as T;
+    },
+    defer: (cleanup) => void cleanups.push(cleanup),
+    proc,
+    sendSignal: async (target, signal) => {
+      const s = current();
+      if (target === 'server') {
+        signalledServer = true;
+        r.signalled();
+        signalProcess(s.pid, signal);
+        return;
+      }
+      const ours = await proc.processes();
+      if (!ours.some((p) => p.pid === target)) throw new Error(`check ${check.id} tried to signal pid ${target}, which is not one of the server's processes`);
+      signalProcess(target, signal);
+    },
   };
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<Verdict>((resolve) => {
@@ -196,16 +237,24 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
   } finally {
     clearTimeout(timer);
     for (const c of connections) c.close();
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // a cleanup that fails must not hide the verdict
+      }
+    }
   }
-  const current = r.getServer();
-  if (current && !('fault' in verdict) && verdict.status !== 'pass' && (await isDying(current, verdict))) {
+  const now = r.getServer();
+  if (signalledServer) return verdict;
+  if (now && !('fault' in verdict) && verdict.status !== 'pass' && (await isDying(now, verdict))) {
     verdict = {
       ...verdict,
       code: 'server-exited',
-      evidence: { ...verdict.evidence, message: `${verdict.evidence.message} (the server process exited: ${describeExit(current.exit!)})`, output: current.outputTail() },
+      evidence: { ...verdict.evidence, message: `${verdict.evidence.message} (the server process exited: ${describeExit(now.exit!)})`, output: now.outputTail() },
     };
-  } else if (current && !current.alive && !('fault' in verdict)) {
-    verdict = { status: 'fail', code: 'server-exited', evidence: { message: `the server process exited during this check (${describeExit(current.exit!)})`, output: current.outputTail() } };
+  } else if (now && !now.alive && !('fault' in verdict)) {
+    verdict = { status: 'fail', code: 'server-exited', evidence: { message: `the server process exited during this check (${describeExit(now.exit!)})`, output: now.outputTail() } };
   }
   return verdict;
 }

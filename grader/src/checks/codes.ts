@@ -2,7 +2,12 @@
 // grouping in the report and a broken fixture's fault.json can only name codes that exist. Each
 // code says in a few words what was seen; hints (hints/hints.ts) say what usually causes it.
 
-export const FAILURE_CODES = {
+import fork from './codes/05-fork.ts';
+import prefork from './codes/06-prefork.ts';
+import threads from './codes/07-threads.ts';
+import eventLoop from './codes/08-event-loop.ts';
+
+const BASE_CODES = {
   // The connection itself
   'connection-refused': 'the connection was refused (nothing listening)',
   'connect-failed': 'the connection could not be opened',
@@ -58,6 +63,24 @@ export const FAILURE_CODES = {
   'not-listening': 'the server stopped listening',
   'wrong-backlog': 'the listen backlog is not the one asked for',
   'address-in-use': 'the server could not bind its port again right after serving',
+  // Process models, seen from outside
+  'not-concurrent': 'requests that should have run at once ran one at a time',
+  'too-many-at-once': 'more requests ran at once than the server should allow',
+  'zombies': 'finished children were left as zombies',
+  'child-holds-listener': 'a child process holds the listening socket',
+  'no-eof': 'the response came but the connection never closed: another process still holds the socket',
+  'close-wait-piles-up': 'connections the clients closed stay open on the server side (CLOSE_WAIT)',
+  'orphans': 'processes of the server outlived it',
+  'not-stopped': 'the server did not stop on SIGTERM',
+  'process-tree-grows': 'the server keeps more processes than it should',
+  'wrong-process-count': 'the server does not run the number of processes asked for',
+  'thread-count-grows': 'the thread count grows with the load',
+  'wrong-thread-count': 'the server does not run the number of threads asked for',
+  'fd-count-grows': 'the number of open fds grows with the number of connections served',
+  'stalled-by-client': 'one client stalled the others',
+  'stalled-by-work': 'one long request stalled the others',
+  'busy-loop': 'the server spends CPU while it has nothing to do',
+  'throughput-off': 'the requests per second are far from what the model predicts',
   // The server process
   'server-exited': 'the server process exited',
   'never-listened': 'the server never listened on its port',
@@ -70,6 +93,8 @@ export const FAILURE_CODES = {
   'run-time-limit': "the run reached its time limit",
   'grader-error': 'the grader itself failed',
 } as const satisfies Record<string, string>;
+
+export const FAILURE_CODES = { ...BASE_CODES, ...fork.codes, ...prefork.codes, ...threads.codes, ...eventLoop.codes } as const;
 
 export type FailureCode = keyof typeof FAILURE_CODES;
 

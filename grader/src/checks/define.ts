@@ -7,6 +7,9 @@ import { isProbeError } from '../probes/errors.ts';
 import type { FailureCode } from './codes.ts';
 import type { Rule } from './rules.ts';
 import type { ResponseLog, ResponseRule } from './responses.ts';
+import type { ProcessTree } from '../report/model.ts';
+import type { FixtureService, ServiceSetup } from '../services/service.ts';
+import type { ServerInspector } from '../probes/proc/inspect.ts';
 
 export interface CheckContext {
   /** The check being run. */
@@ -31,8 +34,23 @@ export interface CheckContext {
   rule(id: string): RuleRef;
   /** Every response any check of this unit has read so far, judged by the exercise's response rules. */
   responses: ResponseLog;
-  /** Stops the server and starts it again on the same port; abandoned if the check runs out of time. */
-  restartServer(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port; abandoned if the check runs out of time.
+   * `env` changes variables for this start only: the next check gets a server started as usual.
+   */
+  restartServer(env?: Record<string, string>): Promise<void>;
+  /** The exercise's fixture service of that name, reset before this check; an unknown name is a grader bug. */
+  service<T extends FixtureService>(name: string): T;
+  /** Runs after the check, last registered first, even when the check ran out of time. */
+  defer(cleanup: () => unknown): void;
+  /** Looks at the server's processes, fds, threads and port from outside. */
+  proc: ServerInspector;
+  /**
+   * Sends a signal to the server (`'server'`) or to one of its processes, by pid. A pid that is not
+   * the server's is refused. After a signal to the server itself, its exit is not held against the
+   * check, and the next check gets a fresh start.
+   */
+  sendSignal(target: 'server' | number, signal: NodeJS.Signals): Promise<void>;
 }
 
 export interface Verdict {
@@ -65,6 +83,8 @@ export interface ExerciseDefinition {
   responseRules?: readonly ResponseRule[];
   /** Framing every response must use: a response without Content-Length is then a violation at once. */
   framing?: 'content-length';
+  /** The fixture services this exercise's server talks to, started for each graded unit. */
+  services?(setup: ServiceSetup): Promise<FixtureService[]>;
   checks: Check[];
 }
 
@@ -92,6 +112,8 @@ export interface Case {
   /** Why it failed (or what was seen), in one line. */
   message?: string;
   exchange?: Exchange;
+  /** The processes the case saw, drawn as a tree in the report. */
+  tree?: ProcessTree;
   weight?: number;
 }
 
@@ -117,6 +139,7 @@ const toResult = (c: Case): CaseResult => ({
   ...(c.rule ? { rule: c.rule } : {}),
   ...(c.message ? { message: c.message } : {}),
   ...(c.exchange ? { exchange: c.exchange } : {}),
+  ...(c.tree ? { tree: c.tree } : {}),
   ...(c.weight !== undefined ? { weight: c.weight } : {}),
 });
 

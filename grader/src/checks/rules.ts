@@ -6,6 +6,8 @@ import type { RuleRef } from '../report/model.ts';
 
 export type RuleSource =
   | { spec: 'RFC 9110' | 'RFC 9112' | 'RFC 3986' | 'WHATWG URL'; section: string; level: 'MUST' | 'SHOULD' | 'MAY' }
+  /** What the operating system or the runtime documents (fork(2), waitpid(2), PEP 475, Node's cluster docs). */
+  | { doc: string; says: string }
   /** The course asks for more than HTTP: say what HTTP allows, and why the course is stricter. */
   | { course: true; allows: string; why: string };
 
@@ -24,5 +26,6 @@ export const defineRules = <const T extends readonly Rule[]>(rules: T): T => rul
 export function ruleRef(rule: Rule): RuleRef {
   const s = rule.source;
   if ('course' in s) return { id: rule.id, source: 'course rule', note: `HTTP allows ${s.allows}; the course asks for more because ${s.why}` };
+  if ('doc' in s) return { id: rule.id, source: s.doc, note: s.says };
   return { id: rule.id, source: `${s.spec} §${s.section} (${s.level})` };
 }

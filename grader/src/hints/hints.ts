@@ -1,4 +1,8 @@
 import type { FailureCode } from '../checks/codes.ts';
+import fork from '../checks/codes/05-fork.ts';
+import prefork from '../checks/codes/06-prefork.ts';
+import threads from '../checks/codes/07-threads.ts';
+import eventLoop from '../checks/codes/08-event-loop.ts';
 
 // Plain words for what usually causes each failure, keyed by the failure code of the case that
 // failed. Checks never write hint text themselves. `null` is a decision, not a gap: where a code
@@ -85,6 +89,38 @@ const HINTS: Record<FailureCode, string | null> = {
   'start-abandoned': null,
   'run-time-limit': null,
   'grader-error': 'This is a fault in the grader, not in your server: please report it with the seed.',
+  'not-concurrent':
+    'The requests reached the upstream one after another, never together: the server finishes one request before it starts the next. Each request must be handed to its own process or thread (or, in an event loop, never waited for) before the server accepts the next.',
+  'too-many-at-once': null,
+  'zombies':
+    'A finished child stays a zombie until its parent collects its exit status. Signals of one kind do not queue: one SIGCHLD can stand for many exited children, so a handler must call waitpid(-1, WNOHANG) in a loop until it returns 0 (or raises ChildProcessError).',
+  'child-holds-listener':
+    'After fork() the child has a copy of every fd of the parent, the listening socket too. A child that serves one client should close its copy of the listening socket first thing.',
+  'no-eof':
+    'The child closed its socket, but the client saw no end of the connection: another process still holds a copy of the socket. After fork(), the parent must close its copy of the client socket.',
+  'close-wait-piles-up':
+    'CLOSE_WAIT means the client has closed and the server has not: some process still holds the socket. After fork(), the parent must close its copy of every client socket.',
+  'orphans':
+    'When the server stops, its children must stop too (or finish and exit): on SIGTERM, pass the signal on to the children and wait for them before exiting.',
+  'not-stopped': 'On SIGTERM the server must stop: finish or stop its children, then exit.',
+  'process-tree-grows':
+    'More processes stay alive than should: a child that serves a client must exit when it is done (os._exit), not return into the accept loop, where it becomes a second acceptor.',
+  'wrong-process-count': null,
+  'thread-count-grows':
+    'The thread count rose with the number of requests: threads are started per request instead of taken from a fixed pool.',
+  'wrong-thread-count': null,
+  'fd-count-grows': 'Every connection the server is done with must be closed (and, in an event loop, unregistered from the selector).',
+  'stalled-by-client':
+    'While one client was slow (sending, or reading), other clients were not served: somewhere the server waits on one socket. In an event loop, read and write only what is ready, keep what is unfinished, and go back to the selector.',
+  'stalled-by-work':
+    'While one request computed, the other clients waited: long CPU work on the loop stops the loop. Cut the work into small pieces between which the loop runs, or move it off the loop.',
+  'busy-loop':
+    'The server burns CPU with nothing to do: the selector keeps waking it, usually because it waits for sockets to be writable when it has nothing to write. Register for writing only while there is something to send.',
+  'throughput-off': null,
+  ...fork.hints,
+  ...prefork.hints,
+  ...threads.hints,
+  ...eventLoop.hints,
 };
 
 export function hintFor(code: string | undefined): string | undefined {

@@ -48,7 +48,44 @@ export interface CaseResult {
   /** Why it failed, in one line; what was seen, for a pass. */
   message?: string;
   exchange?: Exchange;
+  /** The server's processes as the case saw them, when that is its evidence. */
+  tree?: ProcessTree;
   weight?: number;
+}
+
+/** One process of the server, as a process check saw it. */
+export interface ProcessNode {
+  pid: number;
+  ppid: number;
+  /** One letter, as ps shows it: R running, S sleeping, Z zombie, ... */
+  state: string;
+  command: string;
+  threads?: number;
+  /** Open fds: sockets apart, whether it holds the listening socket, how many client connections. */
+  fds?: { total: number; sockets: number; listener: boolean; clients: number };
+  rssKb?: number;
+  /** What the check points at: "zombie", "holds the listening socket", "orphan", ... */
+  marks?: string[];
+}
+
+/** The server's process tree at one moment, with the state of its port. */
+export interface ProcessTree {
+  caption: string;
+  rootPid: number;
+  processes: ProcessNode[];
+  acceptQueue?: number;
+  backlog?: number;
+  /** The server's side of the connections on its port, by TCP state. */
+  connections?: Record<string, number>;
+}
+
+/** A figure a check measured, shown beside what was predicted or allowed, pass or fail. */
+export interface Measurement {
+  label: string;
+  value: number;
+  unit?: string;
+  /** What the course predicts or allows, in words ("3 threads / 0.1 s = 30/s"). */
+  expected?: string;
 }
 
 /** A structured figure: a number, a word, or a small table (percentiles, a process snapshot). */
@@ -62,6 +99,10 @@ export interface Evidence {
   values?: Record<string, Value>;
   /** The last lines the server printed (stdout and stderr together), when they explain the failure. */
   output?: string;
+  /** The server's processes, as the check saw them. */
+  tree?: ProcessTree;
+  /** Figures shown in the report whatever the verdict (throughput beside its prediction, context switches). */
+  measurements?: Measurement[];
 }
 
 export interface CheckResult {

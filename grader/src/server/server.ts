@@ -59,7 +59,7 @@ export class RunningServer {
     readonly startMs: number,
     private readonly output: OutputTail,
     exited: Promise<ExitInfo>,
-    private readonly tag: string,
+    readonly tag: string,
     private readonly child: ResultPromise,
   ) {
     this.exited = exited;

@@ -85,3 +85,44 @@ export async function whenAccepted(port: number, timeoutMs: number, fallbackMs =
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+const TCP_STATES: Record<string, string> = {
+  '01': 'ESTABLISHED', '02': 'SYN_SENT', '03': 'SYN_RECV', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '06': 'TIME_WAIT',
+  '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0A': 'LISTEN', '0B': 'CLOSING',
+};
+
+export interface ConnectionRow {
+  /** ESTABLISHED, CLOSE_WAIT, TIME_WAIT, ... */
+  state: string;
+  /** 0 for a socket no process holds any more (TIME_WAIT). */
+  inode: number;
+  remotePort: number;
+}
+
+/** The server's side of every connection to the port, from the kernel's table (Linux; elsewhere none). */
+export async function connectionRows(port: number): Promise<ConnectionRow[]> {
+  const rows: ConnectionRow[] = [];
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const family of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = await readFile(`/proc/net/${family}`, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] === '0A' || f[1]!.split(':')[1] !== hexPort) continue;
+      rows.push({ state: TCP_STATES[f[3]!] ?? f[3]!, inode: Number(f[9]), remotePort: parseInt(f[2]!.split(':')[1]!, 16) });
+    }
+  }
+  return rows;
+}
+
+/** The listen backlog the server asked for (capped by the kernel's somaxconn), from `ss`; undefined where it cannot be read. */
+export async function listenBacklog(port: number): Promise<number | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  const ss = await execa('ss', ['-ltnH', `sport = :${port}`], { reject: false });
+  const m = /^LISTEN\s+\d+\s+(\d+)/m.exec(ss.stdout ?? '');
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { execa } from 'execa';
 
 export interface ProcessInfo {
@@ -11,6 +11,8 @@ export interface ProcessInfo {
   /** Clock ticks after boot: with the pid, it tells a process from a later one that got its pid. */
   startTime: number;
   command: string;
+  /** Clock ticks spent running in user and kernel mode (Linux). */
+  cpuTicks?: number;
 }
 
 const linuxPids = async (): Promise<number[]> => (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
@@ -30,7 +32,7 @@ async function linuxProcess(pid: number, pgid?: number): Promise<ProcessInfo | u
     } catch {
       // vanished or a zombie: keep the short name
     }
-    return { pid, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), threads: Number(f[17]), startTime: Number(f[19]), command };
+    return { pid, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), threads: Number(f[17]), startTime: Number(f[19]), cpuTicks: Number(f[11]) + Number(f[12]), command };
   } catch {
     return undefined; // the process ended while we looked
   }
@@ -95,3 +97,55 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
     // ESRCH: nothing left in the group
   }
 }
+
+export interface ProcessStatus {
+  rssKb?: number;
+  /** Times it gave up the CPU to wait (for I/O, a lock, a sleep). */
+  voluntarySwitches?: number;
+  /** Times the scheduler took the CPU from it. */
+  involuntarySwitches?: number;
+}
+
+/** Memory and context switches from /proc/PID/status (Linux); empty for a process that is gone. */
+export async function processStatus(pid: number): Promise<ProcessStatus> {
+  if (process.platform !== 'linux') return {};
+  try {
+    const text = await readFile(`/proc/${pid}/status`, 'latin1');
+    const field = (name: string) => {
+      const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    const out: ProcessStatus = {};
+    const rss = field('VmRSS');
+    const vol = field('voluntary_ctxt_switches');
+    const invol = field('nonvoluntary_ctxt_switches');
+    if (rss !== undefined) out.rssKb = rss;
+    if (vol !== undefined) out.voluntarySwitches = vol;
+    if (invol !== undefined) out.involuntarySwitches = invol;
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * What each open fd of a process points at: `socket:[inode]`, a path, `pipe:[...]` (Linux, from
+ * /proc/PID/fd; undefined when the process is gone or not ours to look into).
+ */
+export async function openFds(pid: number): Promise<string[] | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  let names: string[];
+  try {
+    names = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  const targets = await Promise.all(names.map((n) => readlink(`/proc/${pid}/fd/${n}`).catch(() => undefined)));
+  return targets.filter((t): t is string => t !== undefined);
+}
+
+/** The inode of a `socket:[inode]` fd target, or undefined for anything else. */
+export const socketInode = (target: string): number | undefined => {
+  const m = /^socket:\[(\d+)\]$/.exec(target);
+  return m ? Number(m[1]) : undefined;
+};

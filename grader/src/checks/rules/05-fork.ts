@@ -1,0 +1,5 @@
+import { defineRules } from '../rules.ts';
+
+// exercises/05-fork/README.md, rule by rule.
+
+export default defineRules([]);

@@ -1,0 +1,5 @@
+import { defineRules } from '../rules.ts';
+
+// exercises/08-event-loop/README.md, rule by rule.
+
+export default defineRules([]);
