@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { CheckResult, CheckStatus, Exchange, ExerciseResult, NotRunReason, RuleRef, RunResult, StartFailure, Value } from './model.ts';
+import type { CheckResult, CheckStatus, Exchange, ExerciseResult, Measurement, NotRunReason, ProcessTree, RuleRef, RunResult, StartFailure, Value } from './model.ts';
+import { renderProcessTree } from './process-tree.ts';
 import { showBytes, showMessage, type ShownLine } from './bytes.ts';
 import { reproduce } from './reproduce.ts';
 import { describeCode, isFailureCode, NO_ANSWER } from '../checks/codes.ts';
@@ -67,6 +68,7 @@ interface Item {
   message: string;
   rule?: RuleRef;
   exchanges: Exchange[];
+  tree?: ProcessTree;
 }
 
 /** The whole report as text for a terminal; pure, so it can be snapshot-tested. */
@@ -98,7 +100,7 @@ function itemsOf(ch: CheckResult, verbose: boolean): Item[] {
   const own = !cases.length || (failed && (!failedCases.length || (ch.code !== undefined && !failedCases.some((k) => k.code === ch.code))));
   const items: Item[] = [];
   if (own && (failed || verbose)) {
-    items.push({ check: ch, pass: !failed, ...(failed && ch.code ? { code: ch.code } : {}), message: ch.evidence.message, exchanges: ch.evidence.exchanges ?? [] });
+    items.push({ check: ch, pass: !failed, ...(failed && ch.code ? { code: ch.code } : {}), message: ch.evidence.message, exchanges: ch.evidence.exchanges ?? [], ...(ch.evidence.tree ? { tree: ch.evidence.tree } : {}) });
   }
   for (const k of cases) {
     if (k.status === 'pass' && !verbose) continue;
@@ -110,6 +112,7 @@ function itemsOf(ch: CheckResult, verbose: boolean): Item[] {
       message: k.message ?? (k.status === 'pass' ? 'passed' : 'failed'),
       ...(k.rule ? { rule: k.rule } : {}),
       exchanges: k.exchange ? [k.exchange] : [],
+      ...(k.tree ? { tree: k.tree } : {}),
     });
   }
   return items;
@@ -182,6 +185,8 @@ function renderCheck(ch: CheckResult, width: number, starts: StartFailure[], x: 
     return [c.dim(`  ${MARK['not-run']} ${name}  not run: ${notRunReason(ch)}`), ...starts.flatMap((f) => renderStartFailure(f, x, '    '))];
   }
   const lines = [`  ${color(MARK[ch.status])} ${name}  ${c.dim(`${ch.score}/${ch.points}`)}`];
+  // Figures are worth seeing whatever the verdict: a measured throughput beside its prediction.
+  if (ch.evidence.measurements?.length) lines.push(...renderMeasurements(ch.evidence.measurements, c));
   for (const f of starts) if (!ch.evidence.message.includes(f.message)) lines.push(...renderStartFailure(f, x, '    '));
   if (ch.status === 'skipped') return [...lines, c.dim(`    ${inert(ch.evidence.message)}`)];
   if (ch.status === 'pass' && !x.verbose) return lines;
@@ -216,6 +221,7 @@ function renderItem(it: Item, x: Exercise): string[] {
   // Why the course is stricter matters only where the answer broke the rule, not where none came.
   if (rule?.note && !it.pass && rule.source === 'course rule' && !(it.code && NO_ANSWER.has(it.code)) && once(`note ${x.ex.id} ${rule.id}`)) lines.push(c.dim(`      course rule: ${rule.note}`));
   if (full) for (const e of it.exchanges) lines.push(...renderExchange(e, it, here, x));
+  if (full && it.tree) lines.push(...renderProcessTree(it.tree, c, '      '));
   if (it.code && !earlier) x.first.set(it.code, here);
   const hint = it.code ? x.hints[it.code] : undefined;
   if (hint && full && once(`hint ${it.code}`)) lines.push(c.cyan(`      hint: ${hint}`));
@@ -306,6 +312,10 @@ function renderValues(values: Record<string, Value>, c: ChalkInstance): string[]
     else scalars.push(`${k}=${typeof v === 'string' ? inert(v) : String(v)}`);
   }
   return [`    ${c.dim('measured:')}${scalars.length ? ` ${scalars.join('  ')}` : ''}`, ...more.map((l) => `      ${l}`)];
+}
+
+function renderMeasurements(ms: Measurement[], c: ChalkInstance): string[] {
+  return ms.map((m) => `    ${c.dim('measured:')} ${inert(m.label)} ${m.value}${m.unit ? ` ${inert(m.unit)}` : ''}${m.expected ? c.dim(`  (${inert(m.expected)})`) : ''}`);
 }
 
 const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}… (${s.length - max} more)` : s);

@@ -451,6 +451,41 @@ describe('renderTerminal: color', () => {
   });
 });
 
+describe('renderTerminal: process trees and measurements', () => {
+  const tree = {
+    caption: 'after 40 requests released together',
+    rootPid: 100,
+    processes: [
+      { pid: 100, ppid: 1, state: 'S', command: 'python3 server.py', threads: 1, fds: { total: 4, sockets: 1, listener: true, clients: 0 } },
+      { pid: 120, ppid: 100, state: 'Z', command: 'python3', marks: ['zombie'] },
+      { pid: 121, ppid: 100, state: 'S', command: 'python3 server.py', threads: 1, fds: { total: 5, sockets: 2, listener: true, clients: 1 }, marks: ['holds the listening socket'] },
+      { pid: 130, ppid: 1, state: 'S', command: 'python3 server.py', marks: ['orphan'] },
+    ],
+    acceptQueue: 0,
+    backlog: 128,
+    connections: { CLOSE_WAIT: 12 },
+  };
+  const zombieCase: CaseResult = { name: 'after the burst', status: 'fail', code: 'zombies', message: '2 zombies stayed', tree };
+
+  it("draws a failed case's processes as a tree, with the check's marks, the zombie and the port's state", () => {
+    const lines = render(run([exercise([check('no-zombies', [zombieCase])])])).split('\n');
+    const at = lines.findIndex((l) => l.includes('after 40 requests released together:'));
+    expect(at).toBeGreaterThan(0);
+    expect(lines[at + 1]).toMatch(/^ {8}pid 100 {2}sleeping, 1 thread, 4 fds: the listening socket {2}python3 server\.py$/);
+    expect(lines[at + 2]).toMatch(/├─ pid 120 {2}zombie {2}\(exited, not collected\) {2}← zombie$/);
+    expect(lines[at + 3]).toMatch(/└─ pid 121 .*5 fds: the listening socket \+ 1 client .*← holds the listening socket$/);
+    expect(lines[at + 4]).toContain("(parent 1, outside the server's tree:)");
+    expect(lines[at + 5]).toMatch(/pid 130 .*← orphan$/);
+    expect(lines[at + 6]).toContain('port: accept queue 0 of 128; connections CLOSE_WAIT 12');
+  });
+
+  it('shows measurements beside a passing check, with what was predicted', () => {
+    const ch = check('throughput', [passCase('load')], { evidence: { message: 'ok', measurements: [{ label: 'requests per second', value: 29.6, unit: 'req/s', expected: 'predicted 3 threads / 0.1 s = 30 req/s' }] } });
+    const text = render(run([exercise([ch])]));
+    expect(text).toContain('measured: requests per second 29.6 req/s  (predicted 3 threads / 0.1 s = 30 req/s)');
+  });
+});
+
 describe('REPORTERS', () => {
   it('renders the terminal report and the JSON document', () => {
     const r = mixed();
