@@ -2,4 +2,26 @@ import { defineRules } from '../rules.ts';
 
 // exercises/08-event-loop/README.md, rule by rule.
 
-export default defineRules([]);
+export default defineRules([
+  { id: 'loopback', check: 'answers-routes', readme: 'listen on `127.0.0.1:PORT`', source: { course: true, allows: 'any address', why: 'a server in the making should not be reachable from the network' } },
+  { id: 'hello', check: 'answers-routes', readme: '`GET /` answers `200` with the body `hello\\n`.', source: { course: true, allows: 'any body', why: 'a fixed answer shows the server is up without any work behind it' } },
+  { id: 'pid', check: 'answers-routes', readme: "`GET /pid` answers `200` with the server's pid and a newline.", source: { course: true, allows: 'any body', why: 'the grader watches that process from outside' } },
+  { id: 'hash', check: 'answers-routes', readme: '`GET /hash?rounds=N&seed=S` answers `200` with the hex digits of h_N and a newline', source: { course: true, allows: 'any body', why: 'a CPU-bound request whose answer the grader can check' } },
+  { id: 'big', check: 'answers-routes', readme: "`GET /big?bytes=N` answers `200` with N bytes, where byte i is the letter `'a' + (i % 26)`", source: { course: true, allows: 'any body', why: 'a body too large for the socket buffers, every byte of which the grader can check' } },
+  { id: 'numbers', check: 'answers-routes', readme: '`rounds` must be a whole number from 1 to 10000000 and `bytes` one from 0 to 52428800 (50 MiB), written in decimal digits; anything else is answered `400`', source: { spec: 'RFC 9110', section: '15.5.1', level: 'SHOULD' } },
+  { id: 'not-found', check: 'answers-routes', readme: 'Any other path is answered `404`', source: { spec: 'RFC 9110', section: '15.5.5', level: 'SHOULD' } },
+  { id: 'headers', check: 'answers-routes', readme: 'Every response carries `Content-Type: text/plain; charset=utf-8`, `Content-Length`, `Connection: close` and `X-Served-By: <pid>`.', source: { spec: 'RFC 9112', section: '9.6', level: 'SHOULD' } },
+  { id: 'accept-all', check: 'many-slow-clients', readme: 'Accept every connection as soon as it arrives', source: { doc: 'accept(2)', says: 'with no pending connections on a non-blocking socket, accept fails with EAGAIN or EWOULDBLOCK; a readable listening socket has a connection to accept' } },
+  { id: 'many-at-once', check: 'many-slow-clients', readme: 'A new client is answered while hundreds of others are half-way through their requests.', source: { course: true, allows: 'a server that serves one client at a time', why: 'serving many idle clients with one thread is what an event loop is for (the C10k problem)' } },
+  { id: 'per-connection', check: 'many-slow-clients', readme: "keep each connection's state apart", source: { doc: 'Python selectors docs', says: 'register(fileobj, events, data): data is an opaque object returned with the key, such as per-connection state' } },
+  { id: 'whole-head', check: 'slow-loris', readme: 'Answer only once the head is whole: up to the blank line `\\r\\n\\r\\n`.', source: { spec: 'RFC 9112', section: '2.2', level: 'MUST' } },
+  { id: 'slow-loris', check: 'slow-loris', readme: 'A client that sends its request one byte at a time must not hold up anyone else', source: { doc: 'recv(2)', says: 'on a non-blocking socket with no data, recv fails with EAGAIN or EWOULDBLOCK instead of waiting' } },
+  { id: 'slow-reader', check: 'slow-reader', readme: 'A client that does not read its response must not hold up anyone else.', source: { doc: 'send(2)', says: 'when the send buffer is full, a blocking send waits; a non-blocking one fails with EAGAIN or EWOULDBLOCK' } },
+  { id: 'bounded', check: 'slow-reader', readme: 'Make the next piece of a large body only when the socket has taken the last one.', source: { doc: 'Node.js stream docs', says: 'write() returns false when the buffered data exceeds highWaterMark; stop writing until the drain event, or memory use grows without bound' } },
+  { id: 'partial-send', check: 'slow-reader', readme: '`send` may take only part of what you give it', source: { doc: 'send(2)', says: 'on success, returns the number of bytes sent, which may be fewer than the length given' } },
+  { id: 'cpu-slices', check: 'hash-does-not-stall', readme: 'A long `/hash` must not stop the loop', source: { course: true, allows: 'a server that answers requests in the order their work finishes', why: 'in a cooperative loop one long step stops every client, which is the lesson' } },
+  { id: 'one-thread', check: 'one-thread', readme: 'One thread does everything', source: { course: true, allows: 'any number of threads', why: 'the exercise is the single-threaded event loop, against 05-07\'s processes and threads' } },
+  { id: 'no-children', check: 'one-thread', readme: 'no child processes and no other threads', source: { course: true, allows: 'helper processes', why: 'the loop alone must interleave every client' } },
+  { id: 'write-interest', check: 'no-busy-loop', readme: 'Ask the selector about writing only while you have something to write', source: { doc: 'epoll(7)', says: 'a socket with room in its send buffer is reported writable (EPOLLOUT) by every call, for as long as it is registered for it' } },
+  { id: 'close-finished', check: 'no-fd-leak', readme: 'When a connection is finished, unregister it from the selector and close it.', source: { doc: 'close(2)', says: 'close releases the file descriptor; a descriptor never closed stays allocated for the life of the process' } },
+]);
