@@ -117,7 +117,7 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
         if (envChanges && Object.keys(envChanges).length) fresh = true;
         return restart(check.id, signal, envChanges);
       };
-      const result = finish(base, c0, await runCheck(check, server, { env, opts, responses, rule, framing: definition.framing, services, restart: restartFor, signalled: () => (fresh = true), getServer: () => server }));
+      const result = finish(base, c0, await runCheck(check, server, { env, opts, responses, rule, framing: definition.framing, services, track: unit.track, restart: restartFor, signalled: () => (fresh = true), getServer: () => server }));
       checks.push(result);
       if (fresh) await stop();
       if (opts.bail && result.status !== 'pass' && result.status !== 'skipped') stopReason = 'bail';
@@ -158,6 +158,7 @@ interface RunCheckEnv {
   responses: ResponseLog;
   framing?: 'content-length';
   services: FixtureService[];
+  track: Unit['track'];
   rule(id: string): RuleRef;
   restart(signal: AbortSignal, envChanges?: Record<string, string>): Promise<void>;
   /** The check signalled the server itself: its exit is expected, and the runner stops it after the check. */
@@ -175,6 +176,7 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
   const proc = new ServerInspector(() => ({ pid: current().pid, port: server.port, tag: { name: SERVER_TAG, value: current().tag } }));
   const ctx: CheckContext = {
     checkId: check.id,
+    track: r.track,
     port: server.port,
     get server() {
       return r.getServer() ?? server;

@@ -33,7 +33,7 @@ function hashChain(seed: string, rounds: number): string {
 /** /big's body: byte i is the letter 'a' + i % 26. */
 const bigBody = (length: number): Buffer => Buffer.alloc(length, LETTERS);
 
-const isPython = (ctx: CheckContext) => /\.py\b/.test(ctx.server.command);
+const isPython = (ctx: CheckContext) => ctx.track === 'py';
 
 /** The head of a GET cut in two: the first part leaves the request unfinished. */
 function halves(ctx: CheckContext, target: string): [Buffer, Buffer] {

@@ -7,13 +7,15 @@ import { isProbeError } from '../probes/errors.ts';
 import type { FailureCode } from './codes.ts';
 import type { Rule } from './rules.ts';
 import type { ResponseLog, ResponseRule } from './responses.ts';
-import type { ProcessTree } from '../report/model.ts';
+import type { ProcessTree, Track } from '../report/model.ts';
 import type { FixtureService, ServiceSetup } from '../services/service.ts';
 import type { ServerInspector } from '../probes/proc/inspect.ts';
 
 export interface CheckContext {
   /** The check being run. */
   checkId: string;
+  /** The language track of the server being graded. */
+  track: Track;
   port: number;
   server: RunningServer;
   /** Seeded per check: the same seed gives the same probes, whatever order checks run in. */
