@@ -86,6 +86,8 @@ export interface Measurement {
   unit?: string;
   /** What the course predicts or allows, in words ("3 threads / 0.1 s = 30/s"). */
   expected?: string;
+  /** Shown under a passing check too (a throughput beside its prediction); the rest only when it fails, or with --verbose. */
+  headline?: boolean;
 }
 
 /** A structured figure: a number, a word, or a small table (percentiles, a process snapshot). */

@@ -23,6 +23,44 @@ function line(p: ProcessNode, c: ChalkInstance): string {
   return `pid ${p.pid}  ${c.dim(facts)}  ${p.state === 'Z' ? c.dim('(exited, not collected)') : p.command}${marks}`;
 }
 
+/** Siblings past the first of a kind that look the same (forty zombies, say), as one line. */
+interface Group {
+  more: ProcessNode[];
+}
+
+const looks = (p: ProcessNode) => JSON.stringify([p.state, p.state === 'Z' ? '' : p.command, p.threads, p.fds, p.marks]);
+
+function collapse(kids: ProcessNode[]): (ProcessNode | Group)[] {
+  const out: (ProcessNode | Group)[] = [];
+  const seen = new Map<string, Group>();
+  for (const k of kids) {
+    const key = looks(k);
+    const group = seen.get(key);
+    if (group) group.more.push(k);
+    else {
+      const g: Group = { more: [] };
+      seen.set(key, g);
+      out.push(k, g);
+    }
+  }
+  // A group of one is shown as the process itself.
+  return out.flatMap((x): (ProcessNode | Group)[] => ('more' in x ? (x.more.length > 1 ? [x] : x.more) : [x]));
+}
+
+/** "pids 10-14, 20": runs of consecutive pids as ranges, at most a line's worth. */
+function pidList(ps: ProcessNode[]): string {
+  const pids = ps.map((p) => p.pid).sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < pids.length; ) {
+    let j = i;
+    while (j + 1 < pids.length && pids[j + 1] === pids[j]! + 1) j++;
+    runs.push(j > i ? `${pids[i]}-${pids[j]}` : `${pids[i]}`);
+    i = j + 1;
+  }
+  const shown = runs.slice(0, 6).join(', ');
+  return `pid${pids.length > 1 ? 's' : ''} ${shown}${runs.length > 6 ? `, and ${runs.length - 6} more runs` : ''}`;
+}
+
 /** The tree as lines, indented by `ind`; processes whose parent is not in the tree start trees of their own. */
 export function renderProcessTree(tree: ProcessTree, c: ChalkInstance, ind: string): string[] {
   const pids = new Set(tree.processes.map((p) => p.pid));
@@ -30,9 +68,13 @@ export function renderProcessTree(tree: ProcessTree, c: ChalkInstance, ind: stri
   for (const p of tree.processes) if (pids.has(p.ppid) && p.pid !== tree.rootPid) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
   const tops = tree.processes.filter((p) => p.pid === tree.rootPid || !pids.has(p.ppid));
   const lines = [c.dim(`${ind}${tree.caption}:`)];
-  const walk = (p: ProcessNode, prefix: string, branch: string) => {
+  const walk = (p: ProcessNode | Group, prefix: string, branch: string) => {
+    if ('more' in p) {
+      lines.push(`${ind}  ${c.dim(`${prefix + branch}… ${p.more.length} more the same: ${pidList(p.more)}`)}`);
+      return;
+    }
     lines.push(`${ind}  ${c.dim(prefix + branch)}${line(p, c)}`);
-    const kids = children.get(p.pid) ?? [];
+    const kids = collapse(children.get(p.pid) ?? []);
     const next = prefix + (branch === '├─ ' ? '│  ' : branch ? '   ' : '');
     kids.forEach((k, i) => walk(k, next, i === kids.length - 1 ? '└─ ' : '├─ '));
   };

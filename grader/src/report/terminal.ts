@@ -30,7 +30,7 @@ const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' :
 const FAILED: ReadonlySet<CheckStatus> = new Set(['fail', 'partial', 'error']);
 const wordsFor = (code: string): string => (isFailureCode(code) ? describeCode(code) : code);
 /** "RFC 9112 §9.6 (MUST)" as "RFC 9112 §9.6 MUST". */
-const compactSource = (source: string): string => source.replace(/\s*\((\w+)\)\s*$/, ' $1');
+const compactSource = (source: string): string => source.replace(/\s*\((MUST|SHOULD|MAY)\)\s*$/, ' $1');
 
 interface Run {
   c: ChalkInstance;
@@ -186,7 +186,9 @@ function renderCheck(ch: CheckResult, width: number, starts: StartFailure[], x: 
   }
   const lines = [`  ${color(MARK[ch.status])} ${name}  ${c.dim(`${ch.score}/${ch.points}`)}`];
   // Figures are worth seeing whatever the verdict: a measured throughput beside its prediction.
-  if (ch.evidence.measurements?.length) lines.push(...renderMeasurements(ch.evidence.measurements, c));
+  // On a passing check only the figures marked as worth it; on a failed one (or --verbose) all.
+  const figures = (ch.evidence.measurements ?? []).filter((m) => m.headline || x.verbose || FAILED.has(ch.status));
+  if (figures.length) lines.push(...renderMeasurements(figures, c));
   for (const f of starts) if (!ch.evidence.message.includes(f.message)) lines.push(...renderStartFailure(f, x, '    '));
   if (ch.status === 'skipped') return [...lines, c.dim(`    ${inert(ch.evidence.message)}`)];
   if (ch.status === 'pass' && !x.verbose) return lines;

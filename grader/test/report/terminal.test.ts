@@ -479,10 +479,30 @@ describe('renderTerminal: process trees and measurements', () => {
     expect(lines[at + 6]).toContain('port: accept queue 0 of 128; connections CLOSE_WAIT 12');
   });
 
+  it('shows forty zombies as the first one and one line for the rest, with their pids as ranges', () => {
+    const many = {
+      caption: 'forty children later',
+      rootPid: 100,
+      processes: [
+        { pid: 100, ppid: 1, state: 'S', command: 'python3 server.py', threads: 1 },
+        ...Array.from({ length: 40 }, (_, i) => ({ pid: 200 + i + (i >= 30 ? 5 : 0), ppid: 100, state: 'Z', command: 'python3', marks: ['zombie'] })),
+        { pid: 300, ppid: 100, state: 'S', command: 'python3 server.py', threads: 1 },
+      ],
+    };
+    const lines = render(run([exercise([check('no-zombies', [{ ...zombieCase, tree: many }])])])).split('\n');
+    const at = lines.findIndex((l) => l.includes('forty children later:'));
+    expect(lines[at + 2]).toMatch(/├─ pid 200 {2}zombie/);
+    expect(lines[at + 3]).toMatch(/├─ … 39 more the same: pids 201-229, 235-244$/);
+    expect(lines[at + 4]).toMatch(/└─ pid 300 /);
+  });
+
   it('shows measurements beside a passing check, with what was predicted', () => {
-    const ch = check('throughput', [passCase('load')], { evidence: { message: 'ok', measurements: [{ label: 'requests per second', value: 29.6, unit: 'req/s', expected: 'predicted 3 threads / 0.1 s = 30 req/s' }] } });
+    const ch = check('throughput', [passCase('load')], { evidence: { message: 'ok', measurements: [{ label: 'requests per second', value: 29.6, unit: 'req/s', expected: 'predicted 3 threads / 0.1 s = 30 req/s', headline: true }, { label: 'threads', value: 5 }] } });
     const text = render(run([exercise([ch])]));
     expect(text).toContain('measured: requests per second 29.6 req/s  (predicted 3 threads / 0.1 s = 30 req/s)');
+    // The other figures of a passing check are for --verbose.
+    expect(text).not.toContain('measured: threads');
+    expect(render(run([exercise([ch])]), true)).toContain('measured: threads 5');
   });
 });
 

@@ -143,7 +143,7 @@ export function treeEvidence(s: ServerSnapshot, caption: string, mark: (p: Serve
       pid: p.pid,
       ppid: p.ppid,
       state: p.state,
-      command: p.command.length > 60 ? `${p.command.slice(0, 57)}...` : p.command,
+      command: shortCommand(p.command),
       ...(p.state !== 'Z' && p.threads ? { threads: p.threads } : {}),
       ...(p.fds ? { fds: p.fds } : {}),
       ...(p.rssKb !== undefined ? { rssKb: p.rssKb } : {}),
@@ -152,6 +152,12 @@ export function treeEvidence(s: ServerSnapshot, caption: string, mark: (p: Serve
   });
   const connections = Object.keys(s.connections).length ? { connections: s.connections } : {};
   return { caption, rootPid: s.rootPid, processes, acceptQueue: s.acceptQueue, ...(s.backlog !== undefined ? { backlog: s.backlog } : {}), ...connections };
+}
+
+/** `/root/.pyenv/versions/3.11.7/bin/python3 -u /tmp/x/server.py` as `python3 -u server.py`. */
+function shortCommand(command: string): string {
+  const short = command.split(' ').map((w) => (w.includes('/') && !w.startsWith('file:') ? w.slice(w.lastIndexOf('/') + 1) || w : w.startsWith('file:') ? 'tsx' : w)).join(' ');
+  return short.length > 60 ? `${short.slice(0, 57)}...` : short;
 }
 
 /** macOS: each process's sockets on the port, from lsof (listener: no `->` in the name). */
