@@ -22,6 +22,8 @@ export const ENTRY_FILE: Record<Track, string> = { ts: 'server.ts', py: 'server.
 // CLI would add a wrapper process, and take about twice as long to start). The loader is resolved
 // from the grader's own node_modules so a target outside the repo works too.
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** Registers tsx in worker threads too, where tsx itself does not (tsx-workers.mjs). */
+const tsxInWorkers = new URL('./tsx-workers.mjs', import.meta.url).href;
 
 let python: Promise<string> | undefined;
 
@@ -40,7 +42,7 @@ export async function launchCommand(track: Track, dir: string): Promise<LaunchCo
   const entry = path.join(dir, ENTRY_FILE[track]);
   if (track === 'ts') {
     const bundle = await bundleFor(entry);
-    if (!bundle) return { file: process.execPath, args: ['--import', tsxLoader, entry], entry };
+    if (!bundle) return { file: process.execPath, args: ['--import', tsxLoader, '--import', tsxInWorkers, entry], entry, display: `node --import tsx ${entry}` };
     return { file: process.execPath, args: ['--enable-source-maps', bundle], entry, display: `node --enable-source-maps ${entry} (bundled by esbuild)` };
   }
   return { file: await pythonInterpreter(), args: ['-u', entry], entry };
