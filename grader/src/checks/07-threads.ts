@@ -497,8 +497,8 @@ const throughput = defineCheck({
     const predicted = k / (d / 1000);
     const ratio = io.rate / predicted;
     const measurements: Measurement[] = [
-      { label: 'requests per second (upstream)', value: round(io.rate), unit: '/s', expected: `${k} threads / ${d / 1000} s = ${round(predicted)}/s predicted` },
-      { label: 'measured / predicted', value: round(ratio), expected: 'between 0.5 and 1.5' },
+      { label: 'requests per second (upstream)', value: round(io.rate), unit: '/s', expected: `${k} threads / ${d / 1000} s = ${round(predicted)}/s predicted`, headline: true },
+      { label: 'measured / predicted', value: round(ratio), expected: 'between 0.5 and 1.5', headline: true },
       { label: 'most in flight at the upstream', value: io.maxInFlight, expected: `${k}` },
       ...switchRows('upstream', io.switches),
     ];
