@@ -263,18 +263,20 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
 
 /**
  * After a failure that looks like a crash (refused, reset, closed without an answer), tells a dying
- * server from a live one by events, not a blind wait: a server the kernel still lists as listening,
- * twice a moment apart, is alive; one that stopped listening is given time to exit.
+ * server from a live one: a server the kernel still lists as listening, three times over a fifth of
+ * a second, is alive; one that stopped listening is given time to exit.
  */
 async function isDying(server: RunningServer, verdict: Verdict): Promise<boolean> {
   if (!server.alive) return true;
   const codes = [verdict.code, ...(verdict.cases ?? []).map((c) => c.code)];
   if (!codes.some((c) => c && CRASH_SIGNS.has(c as never))) return false;
-  for (let seen = 0; seen < 2; ) {
+  // A process that is exiting still lists its socket until it is gone, and on a loaded machine its
+  // exit (a traceback to print, buffers to flush) takes a while: three looks over a fifth of a second.
+  for (let seen = 0; seen < 3; ) {
     if (!server.alive) return true;
     if (await isListening(server.port)) seen++;
     else return (await within(server.exited, 2000)) !== undefined;
-    await within(server.exited, 10);
+    await within(server.exited, 100);
   }
   return !server.alive;
 }
