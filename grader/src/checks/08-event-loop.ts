@@ -11,6 +11,9 @@ import { header, parseResponse, type ParsedResponse } from '../probes/raw/parse-
 import { toExchange } from '../probes/raw/transcript.ts';
 import type { RawConnection } from '../probes/raw/connection.ts';
 import { descendants, rootOf, treeEvidence, type ServerSnapshot } from '../probes/proc/inspect.ts';
+import { tcpQueues } from '../probes/proc/listen-table.ts';
+
+type TcpQueues = NonNullable<Awaited<ReturnType<typeof tcpQueues>>>;
 import { listenRows } from '../probes/proc/listen-table.ts';
 
 // 08-event-loop: one thread serves everyone, so every check asks the same question in another
@@ -59,31 +62,6 @@ async function holdHalfRequests(ctx: CheckContext, n: number, target: (i: number
 }
 
 // ---- A client of the grader's own that can stop reading, and shows its kernel queues --------
-
-interface TcpRow {
-  txQueue: number;
-  rxQueue: number;
-}
-
-/** The kernel's row for the connection from local port `local` to remote port `remote` (Linux). */
-async function tcpRow(local: number, remote: number): Promise<TcpRow | undefined> {
-  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
-  for (const family of ['tcp', 'tcp6']) {
-    let text: string;
-    try {
-      text = await readFile(`/proc/net/${family}`, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[1]!.split(':').at(-1) !== hex(local) || f[2]!.split(':').at(-1) !== hex(remote)) continue;
-      const [tx, rx] = f[4]!.split(':');
-      return { txQueue: parseInt(tx!, 16), rxQueue: parseInt(rx!, 16) };
-    }
-  }
-  return undefined;
-}
 
 /**
  * A connection that reads only when told to: paused, it takes nothing from the kernel, so the
@@ -140,8 +118,8 @@ class HeldClient {
   }
 
   /** Both kernel queues of this connection: the server's side (tx) and ours (rx). */
-  async queues(): Promise<{ server?: TcpRow; client?: TcpRow }> {
-    const [server, client] = await Promise.all([tcpRow(this.port, this.localPort), tcpRow(this.localPort, this.port)]);
+  async queues(): Promise<{ server?: TcpQueues; client?: TcpQueues }> {
+    const [server, client] = await Promise.all([tcpQueues(this.port, this.localPort), tcpQueues(this.localPort, this.port)]);
     return { ...(server ? { server } : {}), ...(client ? { client } : {}) };
   }
 

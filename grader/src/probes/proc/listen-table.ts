@@ -12,11 +12,21 @@ export interface ListenRow {
   family: 'tcp' | 'tcp6';
 }
 
-// The kernel's own list of listening sockets (Linux): readiness without making a connection the
-// student's server would have to handle.
-export async function listenRows(port: number): Promise<ListenRow[]> {
-  const rows: ListenRow[] = [];
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+interface TcpTableRow {
+  family: 'tcp' | 'tcp6';
+  /** The state as /proc writes it: 0A LISTEN, 01 ESTABLISHED, 08 CLOSE_WAIT, ... */
+  st: string;
+  localHex: string;
+  localPort: number;
+  remotePort: number;
+  inode: number;
+  txQueue: number;
+  rxQueue: number;
+}
+
+/** Every row of the kernel's TCP tables (Linux; elsewhere none), read once for all the views below. */
+async function tcpTable(): Promise<TcpTableRow[]> {
+  const rows: TcpTableRow[] = [];
   for (const family of ['tcp', 'tcp6'] as const) {
     let text: string;
     try {
@@ -26,12 +36,27 @@ export async function listenRows(port: number): Promise<ListenRow[]> {
     }
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[3] !== '0A') continue;
-      if (f[1]!.split(':')[1] !== hexPort) continue;
-      rows.push({ address: hexAddress(f[1]!.split(':')[0]!), inode: Number(f[9]), acceptQueue: parseInt(f[4]!.split(':')[1]!, 16), family });
+      if (f.length < 10) continue;
+      const [localHex, localPort] = f[1]!.split(':');
+      const [tx, rx] = f[4]!.split(':');
+      rows.push({ family, st: f[3]!, localHex: localHex!, localPort: parseInt(localPort!, 16), remotePort: parseInt(f[2]!.split(':')[1]!, 16), inode: Number(f[9]), txQueue: parseInt(tx!, 16), rxQueue: parseInt(rx!, 16) });
     }
   }
   return rows;
+}
+
+// The kernel's own list of listening sockets (Linux): readiness without making a connection the
+// student's server would have to handle. For a listener, the receive queue is the accept queue.
+export async function listenRows(port: number): Promise<ListenRow[]> {
+  return (await tcpTable())
+    .filter((r) => r.st === '0A' && r.localPort === port)
+    .map((r) => ({ address: hexAddress(r.localHex), inode: r.inode, acceptQueue: r.rxQueue, family: r.family }));
+}
+
+/** The bytes queued in the kernel on one connection, from local port to remote port (Linux): unsent, and unread. */
+export async function tcpQueues(localPort: number, remotePort: number): Promise<{ txQueue: number; rxQueue: number } | undefined> {
+  const row = (await tcpTable()).find((r) => r.st !== '0A' && r.localPort === localPort && r.remotePort === remotePort);
+  return row ? { txQueue: row.txQueue, rxQueue: row.rxQueue } : undefined;
 }
 
 /** /proc/net/tcp writes addresses as host-order 32-bit words in hex. */
@@ -101,22 +126,7 @@ export interface ConnectionRow {
 
 /** The server's side of every connection to the port, from the kernel's table (Linux; elsewhere none). */
 export async function connectionRows(port: number): Promise<ConnectionRow[]> {
-  const rows: ConnectionRow[] = [];
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const family of ['tcp', 'tcp6']) {
-    let text: string;
-    try {
-      text = await readFile(`/proc/net/${family}`, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[3] === '0A' || f[1]!.split(':')[1] !== hexPort) continue;
-      rows.push({ state: TCP_STATES[f[3]!] ?? f[3]!, inode: Number(f[9]), remotePort: parseInt(f[2]!.split(':')[1]!, 16) });
-    }
-  }
-  return rows;
+  return (await tcpTable()).filter((r) => r.st !== '0A' && r.localPort === port).map((r) => ({ state: TCP_STATES[r.st] ?? r.st, inode: r.inode, remotePort: r.remotePort }));
 }
 
 /** The listen backlog the server asked for (capped by the kernel's somaxconn), from `ss`; undefined where it cannot be read. */
