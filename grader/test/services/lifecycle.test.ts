@@ -111,7 +111,8 @@ describe('fixture services and process checks in the runner', () => {
         defineCheck({ id: 'looks', title: 'looks', points: 1, run: async (ctx) => {
           const held = await ctx.connect();
           await held.send(ctx.request({ target: '/hold' }));
-          const { ok, snapshot } = await ctx.proc.waitFor((s) => descendants(s).length === 1, { timeoutMs: 5000 });
+          // Until the parent has closed its copy of the client (just after the fork), both hold it.
+          const { ok, snapshot } = await ctx.proc.waitFor((s) => descendants(s).length === 1 && s.processes[0]?.fds?.clients === 0, { timeoutMs: 5000 });
           if (!ok) return fail('no child seen');
           const child = descendants(snapshot)[0]!;
           const root = snapshot.processes[0]!;
