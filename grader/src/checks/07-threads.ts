@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { readdir, readFile } from 'node:fs/promises';
 import { defineCheck, defineExercise, fail, fromCases, pass, probeCase, skip, type Case, type CheckContext, type Verdict } from './define.ts';
 import rules from './rules/07-threads.ts';
 import { getOnce, sendAll, servedBy, upstreamOf, upstreamServices, upstreamTarget, type Sent } from './process-models.ts';
 import { header, type ParsedResponse } from '../probes/raw/parse-response.ts';
 import { isProbeError, type ProbeError } from '../probes/errors.ts';
 import { treeEvidence, type ServerSnapshot } from '../probes/proc/inspect.ts';
+import { threadSwitches } from '../probes/proc/processes.ts';
 import { upstreamBody, type SlowUpstream } from '../services/upstream.ts';
 import type { Measurement } from '../report/model.ts';
 
@@ -93,12 +93,9 @@ async function contextSwitches(s: ServerSnapshot): Promise<{ voluntary: number; 
   if (process.platform !== 'linux') return undefined;
   const total = { voluntary: 0, involuntary: 0 };
   for (const p of s.processes.filter((x) => x.state !== 'Z')) {
-    const tasks = await readdir(`/proc/${p.pid}/task`).catch(() => []);
-    for (const t of tasks) {
-      const text = await readFile(`/proc/${p.pid}/task/${t}/status`, 'latin1').catch(() => '');
-      total.voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
-      total.involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
-    }
+    const t = await threadSwitches(p.pid);
+    total.voluntary += t.voluntary;
+    total.involuntary += t.involuntary;
   }
   return total;
 }

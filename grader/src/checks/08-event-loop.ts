@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineCheck, defineExercise, fromCases, probeCase, skip, type Case, type CheckContext } from './define.ts';
 import { expectResponse } from './expect.ts';
@@ -12,6 +11,7 @@ import { toExchange } from '../probes/raw/transcript.ts';
 import type { RawConnection } from '../probes/raw/connection.ts';
 import { descendants, rootOf, treeEvidence, type ServerSnapshot } from '../probes/proc/inspect.ts';
 import { tcpQueues } from '../probes/proc/listen-table.ts';
+import { processInfo } from '../probes/proc/processes.ts';
 
 type TcpQueues = NonNullable<Awaited<ReturnType<typeof tcpQueues>>>;
 import { listenRows } from '../probes/proc/listen-table.ts';
@@ -581,14 +581,7 @@ const noSpin = defineCheck({
 });
 
 /** The scheduler state of a process's main thread (R running or runnable, S asleep, ...). */
-async function mainThreadState(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
-  }
-}
+const mainThreadState = async (pid: number): Promise<string | undefined> => (await processInfo(pid))?.state;
 
 const noFdLeak = defineCheck({
   id: 'no-fd-leak',

@@ -106,11 +106,10 @@ export interface ProcessStatus {
   involuntarySwitches?: number;
 }
 
-/** Memory and context switches from /proc/PID/status (Linux); empty for a process that is gone. */
-export async function processStatus(pid: number): Promise<ProcessStatus> {
-  if (process.platform !== 'linux') return {};
+/** Memory and context switches from a status file of /proc; empty for a process or thread that is gone. */
+async function readStatus(file: string): Promise<ProcessStatus> {
   try {
-    const text = await readFile(`/proc/${pid}/status`, 'latin1');
+    const text = await readFile(file, 'latin1');
     const field = (name: string) => {
       const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text);
       return m ? Number(m[1]) : undefined;
@@ -127,6 +126,26 @@ export async function processStatus(pid: number): Promise<ProcessStatus> {
     return {};
   }
 }
+
+/** Memory and context switches from /proc/PID/status (Linux); the switches are its first thread's. */
+export async function processStatus(pid: number): Promise<ProcessStatus> {
+  return process.platform === 'linux' ? readStatus(`/proc/${pid}/status`) : {};
+}
+
+/** Context switches summed over every thread of a process (Linux), from /proc/PID/task/TID/status. */
+export async function threadSwitches(pid: number): Promise<{ voluntary: number; involuntary: number }> {
+  const total = { voluntary: 0, involuntary: 0 };
+  if (process.platform !== 'linux') return total;
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+    const st = await readStatus(`/proc/${pid}/task/${tid}/status`);
+    total.voluntary += st.voluntarySwitches ?? 0;
+    total.involuntary += st.involuntarySwitches ?? 0;
+  }
+  return total;
+}
+
+/** One process by pid (Linux), or undefined when it is gone. */
+export const processInfo = (pid: number): Promise<ProcessInfo | undefined> => (process.platform === 'linux' ? linuxProcess(pid) : Promise.resolve(undefined));
 
 /**
  * What each open fd of a process points at: `socket:[inode]`, a path, `pipe:[...]` (Linux, from
