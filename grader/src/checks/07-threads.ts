@@ -237,7 +237,14 @@ const steady = defineCheck({
     const why = ctx.proc.unsupported('threads');
     if (why) return skip(why);
     const k = threadsAsked(ctx);
+    // A fresh server: a pool that grew in an earlier check may have enough threads left over for
+    // this one's requests, and would hide that it grows.
+    await ctx.restartServer();
     const up = upstreamOf(ctx);
+    // A request through each thread first, so whatever a runtime starts on first use is counted in both.
+    const warm = await sendAll(ctx, names(ctx, 'warm-up', k).map(upstreamTarget));
+    await Promise.all(warm.map((w) => w.answer(ARRIVE_MS)));
+    up.reset();
     const first = await holdAtOnce(ctx, up, names(ctx, 'busy', k), k);
     if (first.atOnce < k) {
       await releaseAll(up, first.sent);
