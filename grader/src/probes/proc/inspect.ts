@@ -154,9 +154,14 @@ export function treeEvidence(s: ServerSnapshot, caption: string, mark: (p: Serve
   return { caption, rootPid: s.rootPid, processes, acceptQueue: s.acceptQueue, ...(s.backlog !== undefined ? { backlog: s.backlog } : {}), ...connections };
 }
 
-/** `/root/.pyenv/versions/3.11.7/bin/python3 -u /tmp/x/server.py` as `python3 -u server.py`. */
-function shortCommand(command: string): string {
-  const short = command.split(' ').map((w) => (w.includes('/') && !w.startsWith('file:') ? w.slice(w.lastIndexOf('/') + 1) || w : w.startsWith('file:') ? 'tsx' : w)).join(' ');
+/** `/root/.pyenv/versions/3.11.7/bin/python3 -u /tmp/x/server.py` as `python3 -u server.py`; node's loaders as `--import tsx`. */
+export function shortCommand(command: string): string {
+  // The grader's loaders (tsx, and tsx for worker threads) read as the one `--import tsx` a student would type.
+  const short = command
+    .split(' ')
+    .map((w) => (w.includes('/') && !w.startsWith('file:') ? w.slice(w.lastIndexOf('/') + 1) || w : w.startsWith('file:') ? 'tsx' : w))
+    .join(' ')
+    .replace(/(--import tsx )+/, '--import tsx ');
   return short.length > 60 ? `${short.slice(0, 57)}...` : short;
 }
 
