@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Track } from '../report/model.ts';
 import { randomUUID } from 'node:crypto';
 import { isListening, listenRows } from '../probes/proc/listen-table.ts';
-import { processesTagged, processGroup, signalGroup, signalProcess, type ProcessInfo } from '../probes/proc/processes.ts';
+import { serverProcesses, signalGroup, signalProcess, type ProcessInfo } from '../probes/proc/processes.ts';
 import { ENTRY_FILE, hasEntry, launchCommand } from './launch.ts';
 import { OutputTail } from './output-tail.ts';
 import { liveGroups } from './live-groups.ts';
@@ -147,8 +147,7 @@ export class RunningServer {
    */
   async stop(): Promise<StopReport> {
     const members = async () => {
-      const all = [...(await processGroup(this.pid)), ...(await processesTagged(SERVER_TAG, this.tag))];
-      return [...new Map(all.filter((p) => p.state !== 'Z').map((p) => [p.pid, p])).values()];
+      return (await serverProcesses(this.pid, { name: SERVER_TAG, value: this.tag })).filter((p) => p.state !== 'Z');
     };
     const describe = (p: ProcessInfo) => `pid ${p.pid} (parent ${p.ppid}): ${p.command}`;
     signalGroup(this.pid, 'SIGTERM');

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import type { ProcessNode, ProcessTree } from '../../report/model.ts';
-import { connectionRows, listenBacklog, listenRows } from './listen-table.ts';
-import { openFds, processesTagged, processGroup, processStatus, socketInode, type ProcessInfo } from './processes.ts';
+import { connectionTable, listenBacklog, listenRows, type ConnectionRow } from './listen-table.ts';
+import { openFds, processStatus, serverProcesses, socketInode, type ProcessInfo } from './processes.ts';
 
 // The server's process tree, seen from outside: which process holds the listening socket, every
 // descendant (those that left the process group too, found by the start's tag), each one's state,
@@ -54,6 +54,30 @@ export interface InspectorSupport {
   connections: boolean;
 }
 
+/** The longest wait between two looks in waitFor. */
+const MAX_INTERVAL_MS = 200;
+
+/** `obj` with `key` computed on first read and kept: a plain, enumerable property from then on. */
+function lazily<T extends object, K extends string, V>(obj: T, key: K, compute: () => V): T & Record<K, V> {
+  let value: V;
+  let done = false;
+  return Object.defineProperty(obj, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!done) [value, done] = [compute(), true];
+      return value;
+    },
+  }) as T & Record<K, V>;
+}
+
+/** Reads what a snapshot left for later, so what it says is what was there now, not when first asked. */
+function settled(s: ServerSnapshot): ServerSnapshot {
+  void s.connections;
+  for (const p of s.processes) void p.fds?.clients;
+  return s;
+}
+
 const isHelper = (p: ProcessInfo) => /(^|\/)esbuild(\s|$)/.test(p.command) || /esbuild.*--service/.test(p.command);
 
 export class ServerInspector {
@@ -74,9 +98,7 @@ export class ServerInspector {
   /** The server's processes, without fds (cheap): the root first, then by pid. */
   async processes(): Promise<ServerProcess[]> {
     const t = this.target();
-    const seen = new Map<number, ProcessInfo>();
-    for (const p of [...(await processGroup(t.pid)), ...(await processesTagged(t.tag.name, t.tag.value))]) seen.set(p.pid, p);
-    return [...seen.values()]
+    return (await serverProcesses(t.pid, t.tag))
       // tsx's esbuild service is not the student's: left out of every count.
       .filter((p) => !isHelper(p))
       .sort((a, b) => (a.pid === t.pid ? -1 : b.pid === t.pid ? 1 : a.pid - b.pid));
@@ -84,10 +106,24 @@ export class ServerInspector {
 
   /** Everything at once: processes with fds and status, the listen queue and the connection states. */
   async snapshot(): Promise<ServerSnapshot> {
+    return settled(await this.look());
+  }
+
+  /**
+   * A snapshot whose connection figures (the states on the port, each process's client sockets)
+   * are read from the kernel's connection table when first asked for. The table lists every
+   * connection on the machine and is the dearest part of a look, which most tests never need
+   * while they wait.
+   */
+  private async look(): Promise<ServerSnapshot> {
     const t = this.target();
-    const [listen, conns, backlog] = await Promise.all([listenRows(t.port), connectionRows(t.port), listenBacklog(t.port)]);
+    const listen = await listenRows(t.port);
     const listeners = listen.map((r) => r.inode);
-    const clientInodes = new Set(conns.filter((c) => c.inode).map((c) => c.inode));
+    const backlog = await listenBacklog(t.port, listeners);
+    let rows: ConnectionRow[] | undefined;
+    const table = () => (rows ??= connectionTable(t.port));
+    let clientInodes: Set<number> | undefined;
+    const clients = () => (clientInodes ??= new Set(table().filter((c) => c.inode).map((c) => c.inode)));
     const procs = await this.processes();
     const darwinFds = process.platform === 'darwin' ? await lsofSockets(procs.map((p) => p.pid), t.port) : undefined;
     const processes = await Promise.all(
@@ -97,14 +133,18 @@ export class ServerInspector {
         const out: ServerProcess = { ...p, ...status };
         if (fds) {
           const inodes = fds.map(socketInode).filter((i): i is number => i !== undefined);
-          out.fds = { total: fds.length, sockets: inodes.length, listener: inodes.some((i) => listeners.includes(i)), clients: inodes.filter((i) => clientInodes.has(i)).length };
+          out.fds = lazily({ total: fds.length, sockets: inodes.length, listener: inodes.some((i) => listeners.includes(i)) }, 'clients', () => inodes.filter((i) => clients().has(i)).length);
         } else if (darwinFds?.has(p.pid)) out.fds = darwinFds.get(p.pid)!;
         return out;
       }),
     );
-    const connections: Record<string, number> = {};
-    for (const c of conns) connections[c.state] = (connections[c.state] ?? 0) + 1;
-    return { rootPid: t.pid, processes, listeners, acceptQueue: listen.reduce((s, r) => s + r.acceptQueue, 0), ...(backlog !== undefined ? { backlog } : {}), connections };
+    const countStates = () => {
+      const connections: Record<string, number> = {};
+      for (const c of table()) connections[c.state] = (connections[c.state] ?? 0) + 1;
+      return connections;
+    };
+    const base = { rootPid: t.pid, processes, listeners, acceptQueue: listen.reduce((s, r) => s + r.acceptQueue, 0), ...(backlog !== undefined ? { backlog } : {}) };
+    return lazily(base, 'connections', countStates);
   }
 
   /** CPU time the whole tree has used so far, in clock ticks (Linux). */
@@ -118,11 +158,15 @@ export class ServerInspector {
    */
   async waitFor(test: (s: ServerSnapshot) => boolean, opts: { timeoutMs: number; signal?: AbortSignal; intervalMs?: number }): Promise<{ ok: boolean; snapshot: ServerSnapshot }> {
     const deadline = Date.now() + opts.timeoutMs;
+    // Quick looks at first, then further apart: a long wait is for a state that is slow to come,
+    // and every look takes CPU from the server being waited on.
+    let interval = opts.intervalMs ?? 25;
     for (;;) {
-      const snapshot = await this.snapshot();
-      if (test(snapshot)) return { ok: true, snapshot };
-      if (Date.now() > deadline || opts.signal?.aborted) return { ok: false, snapshot };
-      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
+      const snapshot = await this.look();
+      if (test(snapshot)) return { ok: true, snapshot: settled(snapshot) };
+      if (Date.now() > deadline || opts.signal?.aborted) return { ok: false, snapshot: settled(snapshot) };
+      await new Promise((r) => setTimeout(r, interval));
+      interval = Math.min(interval * 1.5, Math.max(opts.intervalMs ?? 0, MAX_INTERVAL_MS));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import net from 'node:net';
 import { execa } from 'execa';
 
@@ -24,22 +24,87 @@ interface TcpTableRow {
   rxQueue: number;
 }
 
-/** Every row of the kernel's TCP tables (Linux; elsewhere none), read once for all the views below. */
-async function tcpTable(): Promise<TcpTableRow[]> {
+const TABLES = ['tcp', 'tcp6'] as const;
+
+/** One row of /proc/net/tcp or tcp6, split into the fields used here. */
+function parseRow(family: 'tcp' | 'tcp6', line: string, port: number): TcpTableRow | undefined {
+  const f = line.trim().split(/\s+/);
+  if (f.length < 10) return undefined;
+  const [localHex] = f[1]!.split(':');
+  const [tx, rx] = f[4]!.split(':');
+  return { family, st: f[3]!, localHex: localHex!, localPort: port, remotePort: parseInt(f[2]!.split(':')[1]!, 16), inode: Number(f[9]), txQueue: parseInt(tx!, 16), rxQueue: parseInt(rx!, 16) };
+}
+
+/** "  sl: LOCAL:PORT REMOTE:PORT st ...": true when the local port, after the line's second colon, is `portHex`. */
+const onPort = (line: string, portHex: string): boolean => {
+  const local = line.indexOf(':', line.indexOf(':') + 1);
+  return local >= 0 && line.startsWith(portHex, local);
+};
+const portPattern = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+
+/**
+ * The rows of the kernel's TCP tables whose local port is `port` (Linux; elsewhere none). The tables
+ * list every connection on the machine, thousands after a burst: only the rows of the port are
+ * split into fields. Read synchronously: the kernel makes the text as it is read (see processes.ts).
+ */
+function tcpRows(port: number): TcpTableRow[] {
   const rows: TcpTableRow[] = [];
-  for (const family of ['tcp', 'tcp6'] as const) {
+  const portHex = portPattern(port);
+  for (const family of TABLES) {
     let text: string;
     try {
-      text = await readFile(`/proc/net/${family}`, 'latin1');
+      text = readFileSync(`/proc/net/${family}`, 'latin1');
     } catch {
       continue;
     }
     for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      const [localHex, localPort] = f[1]!.split(':');
-      const [tx, rx] = f[4]!.split(':');
-      rows.push({ family, st: f[3]!, localHex: localHex!, localPort: parseInt(localPort!, 16), remotePort: parseInt(f[2]!.split(':')[1]!, 16), inode: Number(f[9]), txQueue: parseInt(tx!, 16), rxQueue: parseInt(rx!, 16) });
+      const row = onPort(line, portHex) ? parseRow(family, line, port) : undefined;
+      if (row) rows.push(row);
+    }
+  }
+  return rows;
+}
+
+/**
+ * The LISTEN rows on `port`. The kernel writes its listening sockets before its connections, and
+ * makes the text as it is read: reading stops at the first connection, so a look at the listeners
+ * costs a fraction of a millisecond however many connections the machine has (a whole table can
+ * take tens of milliseconds to make).
+ */
+function listenTableRows(port: number): TcpTableRow[] {
+  const rows: TcpTableRow[] = [];
+  const portHex = portPattern(port);
+  const chunk = Buffer.allocUnsafe(16384);
+  for (const family of TABLES) {
+    let fd: number;
+    try {
+      fd = openSync(`/proc/net/${family}`, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      let pending = '';
+      let header = true;
+      for (let done = false; !done; ) {
+        const n = readSync(fd, chunk, 0, chunk.length, null);
+        if (!n) break;
+        const lines = (pending + chunk.toString('latin1', 0, n)).split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) {
+          if (header) {
+            header = false;
+            continue;
+          }
+          if (line.trim().split(/\s+/, 4)[3] !== '0A') {
+            done = true;
+            break;
+          }
+          const row = onPort(line, portHex) ? parseRow(family, line, port) : undefined;
+          if (row) rows.push(row);
+        }
+      }
+    } finally {
+      closeSync(fd);
     }
   }
   return rows;
@@ -48,14 +113,12 @@ async function tcpTable(): Promise<TcpTableRow[]> {
 // The kernel's own list of listening sockets (Linux): readiness without making a connection the
 // student's server would have to handle. For a listener, the receive queue is the accept queue.
 export async function listenRows(port: number): Promise<ListenRow[]> {
-  return (await tcpTable())
-    .filter((r) => r.st === '0A' && r.localPort === port)
-    .map((r) => ({ address: hexAddress(r.localHex), inode: r.inode, acceptQueue: r.rxQueue, family: r.family }));
+  return listenTableRows(port).map((r) => ({ address: hexAddress(r.localHex), inode: r.inode, acceptQueue: r.rxQueue, family: r.family }));
 }
 
 /** The bytes queued in the kernel on one connection, from local port to remote port (Linux): unsent, and unread. */
 export async function tcpQueues(localPort: number, remotePort: number): Promise<{ txQueue: number; rxQueue: number } | undefined> {
-  const row = (await tcpTable()).find((r) => r.st !== '0A' && r.localPort === localPort && r.remotePort === remotePort);
+  const row = tcpRows(localPort).find((r) => r.st !== '0A' && r.remotePort === remotePort);
   return row ? { txQueue: row.txQueue, rxQueue: row.rxQueue } : undefined;
 }
 
@@ -126,13 +189,31 @@ export interface ConnectionRow {
 
 /** The server's side of every connection to the port, from the kernel's table (Linux; elsewhere none). */
 export async function connectionRows(port: number): Promise<ConnectionRow[]> {
-  return (await tcpTable()).filter((r) => r.st !== '0A' && r.localPort === port).map((r) => ({ state: TCP_STATES[r.st] ?? r.st, inode: r.inode, remotePort: r.remotePort }));
+  return connectionTable(port);
 }
 
-/** The listen backlog the server asked for (capped by the kernel's somaxconn), from `ss`; undefined where it cannot be read. */
-export async function listenBacklog(port: number): Promise<number | undefined> {
+/** connectionRows, read at once (the table is made by the kernel, without waiting on anything). */
+export function connectionTable(port: number): ConnectionRow[] {
+  return tcpRows(port).filter((r) => r.st !== '0A').map((r) => ({ state: TCP_STATES[r.st] ?? r.st, inode: r.inode, remotePort: r.remotePort }));
+}
+
+// A listening socket keeps the backlog it was given: `ss` is asked once per socket (inode), not on every look.
+const backlogs = new Map<string, number | undefined>();
+
+/**
+ * The listen backlog the server asked for (capped by the kernel's somaxconn), from `ss`; undefined
+ * where it cannot be read. `inodes`, the port's listening sockets, key what was read before.
+ */
+export async function listenBacklog(port: number, inodes?: number[]): Promise<number | undefined> {
   if (process.platform !== 'linux') return undefined;
+  const key = inodes?.length ? `${port}:${inodes.join(',')}` : undefined;
+  if (key && backlogs.has(key)) return backlogs.get(key);
   const ss = await execa('ss', ['-ltnH', `sport = :${port}`], { reject: false });
   const m = /^LISTEN\s+\d+\s+(\d+)/m.exec(ss.stdout ?? '');
-  return m ? Number(m[1]) : undefined;
+  const backlog = m ? Number(m[1]) : undefined;
+  if (key) {
+    if (backlogs.size > 1000) backlogs.clear();
+    backlogs.set(key, backlog);
+  }
+  return backlog;
 }
