@@ -8,6 +8,10 @@ import type { FixtureService } from './service.ts';
 // request, the most in flight at once, and when each one arrived, was let go and was answered.
 // Concurrency is graded from this record: a server that serves one request at a time never gets
 // two requests here at once, however fast or slow the machine is.
+//
+// For a proxy it also keeps what each request carried (its head, its headers in order, its body),
+// can cut a connection as a request arrives, answer with headers a check chooses (hop-by-hop ones
+// the proxy must not pass on), and stop listening for a while so that connecting is refused.
 
 export interface UpstreamRequest {
   /** 1, 2, 3, ... in order of arrival since the last reset. */
@@ -23,6 +27,48 @@ export interface UpstreamRequest {
   answeredMs?: number;
   /** The caller hung up before the answer was written. */
   abandoned?: boolean;
+  /** When it hung up, in milliseconds after the last reset (a proxy's upstream timeout shows here). */
+  abandonedMs?: number;
+  /** HTTP version of the request line: '1.1', '1.0'. */
+  httpVersion: string;
+  /**
+   * The request line and the header lines as the parser read them: names in their own case and
+   * order, repeats kept, values without the white space around them; at most 16 KiB.
+   */
+  rawHead: string;
+  /** Every header line in order of arrival, repeats kept: [name in lower case, value]. */
+  headerList: [string, string][];
+  /** The body as received, chunked framing taken off; its first 64 KiB. */
+  body: Buffer;
+  /** The length of the whole body received so far. */
+  bodyBytes: number;
+  /** The body has ended (false while it is still coming, or if the caller stopped short). */
+  bodyComplete: boolean;
+  /** The connection it came on: 1, 2, ... in order of each connection's first request since the last reset. */
+  connection: number;
+  /** The upstream cut the connection instead of answering (plan `reset`, or `down()`). */
+  cut?: boolean;
+}
+
+/** What the upstream keeps of each request's head and body. */
+export const UPSTREAM_HEAD_LIMIT = 16 * 1024;
+export const UPSTREAM_BODY_LIMIT = 64 * 1024;
+
+/** The values of one header in a recorded request, in order (a name in any case). */
+export const headerValues = (req: UpstreamRequest, name: string): string[] =>
+  req.headerList.filter(([n]) => n === name.toLowerCase()).map(([, v]) => v);
+
+/** A response a check chooses: its status, extra header lines in order (repeats allowed), its body. */
+export interface UpstreamReply {
+  /** 200 unless given. */
+  status?: number;
+  /**
+   * Sent after Content-Type and Content-Length, which are left out when given here (and
+   * Content-Length when Transfer-Encoding is: the body is then chunked).
+   */
+  headers?: [string, string][];
+  /** The usual `from upstream: PATH` unless given. */
+  body?: string | Buffer;
 }
 
 export type UpstreamPlan =
@@ -35,7 +81,11 @@ export type UpstreamPlan =
   /** Hold every request until `release()` lets it go. */
   | { kind: 'hold' }
   /** Read every request and never answer it (until a reset). */
-  | { kind: 'never' };
+  | { kind: 'never' }
+  /** Cut the connection (a TCP reset) as each request arrives: the caller gets no answer at all. */
+  | { kind: 'reset' }
+  /** Answer every request with the check's status, headers and body, after `delayMs` (0: at once). */
+  | ({ kind: 'headers'; delayMs?: number } & UpstreamReply);
 
 export interface UpstreamRecord {
   requests: UpstreamRequest[];
@@ -51,6 +101,8 @@ interface Pending {
   req: UpstreamRequest;
   res: http.ServerResponse;
   timer?: NodeJS.Timeout;
+  /** The response the plan chose at arrival; the usual one when absent. */
+  reply?: UpstreamReply;
 }
 
 export interface UpstreamOptions {
@@ -75,6 +127,9 @@ export class SlowUpstream implements FixtureService {
   private epoch = performance.now();
   private deadline: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
+  private connections = new WeakMap<object, number>();
+  private connectionCount = 0;
+  private downed = false;
 
   private constructor(
     private readonly server: http.Server,
@@ -152,7 +207,64 @@ export class SlowUpstream implements FixtureService {
     return this.when(() => this.inFlight === 0, opts);
   }
 
-  reset(): void {
+  /** True once `n` requests have arrived whole, their bodies included. */
+  whenReceived(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+    return this.when(() => this.requests.filter((r) => r.bodyComplete).length >= n, opts);
+  }
+
+  /** True once the callers of `n` requests have hung up before their answer (a proxy that gave up waiting). */
+  whenAbandoned(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+    return this.when(() => this.requests.filter((r) => r.abandoned).length >= n, opts);
+  }
+
+  /** Whether `down()` has stopped it listening. */
+  get isDown(): boolean {
+    return this.downed;
+  }
+
+  /**
+   * Stops listening and cuts every connection it has, held requests included: connecting to its
+   * port is refused (ECONNREFUSED) until `up()` or a reset, which listen on the same port again.
+   */
+  async down(): Promise<void> {
+    if (this.downed) return;
+    this.downed = true;
+    for (const p of this.pending) {
+      clearTimeout(p.timer);
+      p.req.cut = true;
+    }
+    this.say('down: not listening, connections are refused');
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Listens on its port again after `down()`; throws if the port could not be had back within a few seconds. */
+  async up(): Promise<void> {
+    if (!this.downed) return;
+    // Another socket may have been given the port meanwhile (as its ephemeral port): try again for a while.
+    const until = performance.now() + 5000;
+    for (;;) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const onError = (e: Error) => reject(e);
+          this.server.once('error', onError);
+          this.server.listen(this.port, '127.0.0.1', () => {
+            this.server.off('error', onError);
+            resolve();
+          });
+        });
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || performance.now() > until) throw new Error(`the upstream could not listen on port ${this.port} again: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    this.downed = false;
+    this.say('up: listening again');
+  }
+
+  /** Back to answering at once with an empty record; after `down()`, listening again (then it returns a promise). */
+  reset(): void | Promise<void> {
     clearTimeout(this.deadline);
     for (const p of this.pending) {
       clearTimeout(p.timer);
@@ -165,10 +277,15 @@ export class SlowUpstream implements FixtureService {
     this.maxInFlight = 0;
     this.gathered = undefined;
     this.epoch = performance.now();
+    this.connections = new WeakMap();
+    this.connectionCount = 0;
     for (const w of this.waiters.splice(0)) w.resolve(false);
+    if (this.downed) return this.up();
   }
 
   async stop(): Promise<void> {
+    // Stopping for good: no listening again first.
+    this.downed = false;
     this.reset();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -183,10 +300,15 @@ export class SlowUpstream implements FixtureService {
   }
 
   private arrive(req: http.IncomingMessage, res: http.ServerResponse): void {
-    // The body, if any, is read and dropped: only the head matters here.
-    req.resume();
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    let connection = this.connections.get(req.socket);
+    if (connection === undefined) this.connections.set(req.socket, (connection = ++this.connectionCount));
+    const headerList: [string, string][] = [];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headerList.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+    let rawHead = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) rawHead += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+    rawHead += '\r\n';
     const record: UpstreamRequest = {
       seq: this.requests.length + 1,
       method: req.method ?? '',
@@ -194,12 +316,29 @@ export class SlowUpstream implements FixtureService {
       headers: { ...req.headers },
       arrivedMs: this.now(),
       inFlightAtArrival: this.inFlight,
+      httpVersion: req.httpVersion,
+      rawHead: rawHead.slice(0, UPSTREAM_HEAD_LIMIT),
+      headerList,
+      body: Buffer.alloc(0),
+      bodyBytes: 0,
+      bodyComplete: false,
+      connection,
     };
     this.requests.push(record);
+    // The body is read as it comes (the answer does not wait for it), and its start is kept.
+    req.on('data', (chunk: Buffer) => {
+      record.bodyBytes += chunk.length;
+      if (record.body.length < UPSTREAM_BODY_LIMIT) record.body = Buffer.concat([record.body, chunk.subarray(0, UPSTREAM_BODY_LIMIT - record.body.length)]);
+    });
+    req.once('end', () => {
+      record.bodyComplete = true;
+      this.wake();
+    });
     const p: Pending = { req: record, res };
     res.once('close', () => {
-      if (record.answeredMs === undefined) {
+      if (record.answeredMs === undefined && !record.cut) {
         record.abandoned = true;
+        record.abandonedMs = this.now();
         this.say(`#${record.seq} ${record.path}: the caller hung up before the answer`);
       }
       this.pending = this.pending.filter((x) => x !== p);
@@ -209,8 +348,14 @@ export class SlowUpstream implements FixtureService {
     });
     this.say(`#${record.seq} ${record.method} ${record.path} arrived (${this.inFlight} in flight)`);
     const plan = this.plan;
-    if (plan.kind === 'answer') {
-      const delay = plan.delayMs ?? delayFromQuery(record.path);
+    if (plan.kind === 'reset') {
+      record.cut = true;
+      this.say(`#${record.seq} ${record.path}: cutting the connection`);
+      // A reset, not a FIN: the caller sees ECONNRESET, as from a crashed upstream.
+      req.socket.resetAndDestroy();
+    } else if (plan.kind === 'answer' || plan.kind === 'headers') {
+      if (plan.kind === 'headers') p.reply = plan;
+      const delay = plan.delayMs ?? (plan.kind === 'answer' ? delayFromQuery(record.path) : 0);
       if (delay > 0) {
         p.timer = setTimeout(() => this.answer(p), delay);
         this.pending.push(p);
@@ -262,14 +407,30 @@ export class SlowUpstream implements FixtureService {
   private answer(p: Pending): void {
     this.pending = this.pending.filter((x) => x !== p);
     if (p.res.destroyed) return;
-    const body = upstreamBody(p.req.path);
     p.res.once('finish', () => {
       p.req.answeredMs = this.now();
       this.say(`#${p.req.seq} ${p.req.path} answered`);
       this.wake();
     });
+    if (p.reply) return this.answerWith(p.res, p.req, p.reply);
+    const body = upstreamBody(p.req.path);
     p.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     p.res.end(body);
+  }
+
+  private answerWith(res: http.ServerResponse, req: UpstreamRequest, reply: UpstreamReply): void {
+    const status = reply.status ?? 200;
+    // These statuses never carry a body, so no Content-Length for one either.
+    const bodiless = status === 204 || status === 304 || (status >= 100 && status < 200);
+    const body = bodiless ? Buffer.alloc(0) : Buffer.from(reply.body ?? upstreamBody(req.path));
+    const extra = reply.headers ?? [];
+    const given = new Set(extra.map(([name]) => name.toLowerCase()));
+    const head: string[] = [];
+    if (!given.has('content-type') && !bodiless) head.push('Content-Type', 'text/plain; charset=utf-8');
+    if (!given.has('content-length') && !given.has('transfer-encoding') && !bodiless) head.push('Content-Length', String(body.length));
+    for (const [name, value] of extra) head.push(name, value);
+    res.writeHead(status, head);
+    res.end(body);
   }
 
   private when(test: () => boolean, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
