@@ -88,6 +88,27 @@ export interface Measurement {
   expected?: string;
   /** Shown under a passing check too (a throughput beside its prediction); the rest only when it fails, or with --verbose. */
   headline?: boolean;
+  /** The latencies behind a figure measured under load, drawn as a small chart. */
+  latency?: LatencySummary;
+}
+
+/** Latencies of one load run, in ms, with their counts over a log scale: enough to draw them. */
+export interface LatencySummary {
+  /** Responses timed. */
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  /** Responses by latency, `fromMs` ≤ latency < `toMs`, on a 1-2-5 scale, from the first range with any to the last. */
+  buckets: LatencyBucket[];
+}
+
+export interface LatencyBucket {
+  fromMs: number;
+  toMs: number;
+  count: number;
 }
 
 /** A structured figure: a number, a word, or a small table (percentiles, a process snapshot). */

@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { CheckResult, CheckStatus, Exchange, ExerciseResult, Measurement, NotRunReason, ProcessTree, RuleRef, RunResult, StartFailure, Value } from './model.ts';
+import { renderLatencyChart } from './latency-chart.ts';
 import { renderProcessTree } from './process-tree.ts';
 import { showBytes, showMessage, type ShownLine } from './bytes.ts';
 import { reproduce } from './reproduce.ts';
@@ -317,7 +318,10 @@ function renderValues(values: Record<string, Value>, c: ChalkInstance): string[]
 }
 
 function renderMeasurements(ms: Measurement[], c: ChalkInstance): string[] {
-  return ms.map((m) => `    ${c.dim('measured:')} ${inert(m.label)} ${m.value}${m.unit ? ` ${inert(m.unit)}` : ''}${m.expected ? c.dim(`  (${inert(m.expected)})`) : ''}`);
+  return ms.flatMap((m) => [
+    `    ${c.dim('measured:')} ${inert(m.label)} ${m.value}${m.unit ? ` ${inert(m.unit)}` : ''}${m.expected ? c.dim(`  (${inert(m.expected)})`) : ''}`,
+    ...(m.latency ? renderLatencyChart(m.latency).map((l) => c.dim(`      ${l}`)) : []),
+  ]);
 }
 
 const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}… (${s.length - max} more)` : s);
