@@ -13,6 +13,7 @@ import { header, headerAll, type ParsedResponse } from '../../src/probes/raw/par
 import { RunningServer } from '../../src/server/server.ts';
 import { tempDirs } from '../support/temp.ts';
 import { startAdapter, type Adapter, type AdapterFault } from './fixtures/fetch-adapter.ts';
+import { unlessRequired } from '../support/peers.ts';
 
 // The 04-gateway probe apps (grader/apps/gateway) proven both ways over real sockets. The WSGI
 // probe under real WSGI servers (wsgiref, gunicorn, waitress) and a small correct one reports
@@ -91,14 +92,14 @@ const TINY: PyServer = { name: 'tiny_wsgi (fixture)', concurrent: true, argv: ()
 const GUNICORN: PyServer = {
   name: 'gunicorn',
   concurrent: true,
-  ...(existsSync('/usr/bin/gunicorn') ? {} : { missing: 'no /usr/bin/gunicorn (Debian package python3-gunicorn)' }),
+  ...(existsSync('/usr/bin/gunicorn') ? {} : { missing: unlessRequired('no /usr/bin/gunicorn (Debian package python3-gunicorn)') }),
   // gthread: the worker class that runs requests at once and keeps connections alive.
   argv: (port) => ['/usr/bin/gunicorn', '--bind', `127.0.0.1:${port}`, '--workers', '1', '--worker-class', 'gthread', '--threads', '4', '--graceful-timeout', '1', '--chdir', APPS, 'probe_app:app'],
 };
 const WAITRESS: PyServer = {
   name: 'waitress',
   concurrent: true,
-  ...(hasModule('waitress') ? {} : { missing: 'no waitress for /usr/bin/python3 (Debian package python3-waitress)' }),
+  ...(hasModule('waitress') ? {} : { missing: unlessRequired('no waitress for /usr/bin/python3 (Debian package python3-waitress)') }),
   argv: (port) => ['/usr/bin/python3', '-m', 'waitress', `--listen=127.0.0.1:${port}`, '--threads=4', 'probe_app:app'],
 };
 
