@@ -31,11 +31,19 @@ if (faults.length < all.length) console.log(`${all.length - faults.length} pendi
 const hogs = values['no-hog'] ? [] : Array.from({ length: Math.max(1, os.availableParallelism() - 1) }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
 const stopHogs = () => hogs.forEach((h) => h.kill('SIGKILL'));
 process.once('exit', stopHogs);
-process.once('SIGINT', () => process.exit(130));
+process.once('SIGINT', () => {
+  console.log(`stopped in round ${round}: ${runs} graded units, ${surprises.length} surprises`);
+  process.exit(130);
+});
 if (hogs.length) console.log(`${hogs.length} CPU hog${hogs.length > 1 ? 's' : ''} running beside the grader`);
 
 let runs = 0;
 const surprises: string[] = [];
+// Each one is printed as it happens too: a long run can be stopped and still have told what it saw.
+const surprise = (line: string) => {
+  surprises.push(line);
+  console.log(`  surprise: ${line}`);
+};
 // The slowest graded units, by their longest time in any round: where a round's wall time goes.
 const slowest = new Map<string, number>();
 const timed = async <T>(unit: string, run: () => Promise<T>): Promise<T> => {
@@ -48,14 +56,15 @@ const timed = async <T>(unit: string, run: () => Promise<T>): Promise<T> => {
 };
 const t0 = performance.now();
 const hog0 = process.cpuUsage();
-for (let round = 1; round <= rounds; round++) {
+let round = 1;
+for (; round <= rounds; round++) {
   const gradeSolutions = async () => {
     const solutions = await grade({ target: path.join(REPO_ROOT, 'solutions'), track: 'all', ...(only ? { exercises: only } : {}) });
     runs += solutions.exercises.length;
     for (const ex of solutions.exercises) {
       if (ex.score !== ex.maxScore) {
         const lost = ex.checks.filter((c) => c.status !== 'pass' && c.status !== 'skipped').map((c) => `${c.id}: ${c.evidence.message}`);
-        surprises.push(`round ${round} seed ${solutions.seed}: solutions ${ex.id}[${ex.track}] ${ex.score}/${ex.maxScore} (${lost.join('; ')})`);
+        surprise(`round ${round} seed ${solutions.seed}: solutions ${ex.id}[${ex.track}] ${ex.score}/${ex.maxScore} (${lost.join('; ')})`);
       }
     }
   };
@@ -63,7 +72,7 @@ for (let round = 1; round <= rounds; round++) {
     const r = await withFault(f.name, ({ dir }) => grade({ target: dir, exercises: [f.exercise], track: f.track }));
     runs++;
     const failed = failedIds(r.exercises[0]!);
-    if (failed.join() !== f.fails.join()) surprises.push(`round ${round} seed ${r.seed}: ${f.name} failed [${failed}] instead of [${f.fails}]`);
+    if (failed.join() !== f.fails.join()) surprise(`round ${round} seed ${r.seed}: ${f.name} failed [${failed}] instead of [${f.fails}]`);
   };
   // Longest first, by the last round's times, so the round does not end waiting on one slow unit.
   const queue = [{ name: 'solutions', run: gradeSolutions }, ...faults.map((f) => ({ name: f.name, run: gradeFault(f) }))].sort((a, b) => (slowest.get(b.name) ?? 0) - (slowest.get(a.name) ?? 0));
