@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Exchange } from '../report/model.ts';
 import type { FixtureService } from './service.ts';
+import { Waiters } from './waiters.ts';
 
 // The slow cache: a TCP server speaking the part of memcached's text protocol a proxy uses (get,
 // set, delete, version, quit), byte for byte as memcached 1.6 answers it, errors included, so a
@@ -186,7 +187,6 @@ interface Item {
   expiresAt?: number;
 }
 
-type Waiter = { test: () => boolean; resolve: (ok: boolean) => void };
 
 /** A key as bytes on the wire (latin-1, one char a byte) from a JS string, encoded as UTF-8. */
 const wire = (key: string): string => Buffer.from(key, 'utf8').toString('latin1');
@@ -208,7 +208,7 @@ export class SlowCache implements FixtureService {
   private maxInFlight = 0;
   private generation = 0;
   private epoch = performance.now();
-  private waiters: Waiter[] = [];
+  private readonly waiters = new Waiters();
   /** By connection id, open or closed. */
   private transcriptsById = new Map<number, Transcript>();
   /** Every socket not yet closed, those the record is done with included (one half-closed by the cache, say). */
@@ -290,22 +290,22 @@ export class SlowCache implements FixtureService {
 
   /** True once `n` commands have arrived since the last reset; false if the time or the signal ran out first. */
   whenCommands(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.seen >= n, opts);
+    return this.waiters.when(() => this.seen >= n, opts);
   }
 
   /** True once `n` commands have been carried out (and answered, unless noreply) since the last reset. */
   whenReplied(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.commands.filter((c) => c.repliedMs !== undefined).length >= n, opts);
+    return this.waiters.when(() => this.commands.filter((c) => c.repliedMs !== undefined).length >= n, opts);
   }
 
   /** True once `n` connections have been opened since the last reset (counting those open at it). */
   whenConnections(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.connCount >= n, opts);
+    return this.waiters.when(() => this.connCount >= n, opts);
   }
 
   /** True once no command is in flight. */
   whenIdle(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.inFlight === 0, opts);
+    return this.waiters.when(() => this.inFlight === 0, opts);
   }
 
   /**
@@ -368,7 +368,7 @@ export class SlowCache implements FixtureService {
       c.transcript = this.newTranscript(c.info.id);
     }
     this.maxConnections = kept.length;
-    for (const w of this.waiters.splice(0)) w.resolve(false);
+    this.waiters.cancelAll();
   }
 
   async stop(): Promise<void> {
@@ -420,7 +420,7 @@ export class SlowCache implements FixtureService {
       this.sockets.delete(socket);
       if (!c.closed) this.closed(c, 'client');
     });
-    this.wake();
+    this.waiters.wake();
   }
 
   /** Takes a connection out of the record without touching the new one (after a reset). */
@@ -443,7 +443,7 @@ export class SlowCache implements FixtureService {
     }
     c.queue = [];
     this.say(`connection ${c.info.id} closed by ${by === 'client' ? 'the client' : `the cache${reason ? ` (${reason})` : ''}`} (${this.conns.size} open)`);
-    this.wake();
+    this.waiters.wake();
   }
 
   /** The cache hangs up on a connection. */
@@ -590,13 +590,13 @@ export class SlowCache implements FixtureService {
       rec.closed = true;
       this.inFlight--;
       this.hangUp(c, 'on purpose, as a command arrived');
-      this.wake();
+      this.waiters.wake();
       return;
     }
     const state = plan.kind === 'hold' ? 'held' : plan.kind === 'never' ? 'never' : 'due';
     const delay = plan.kind === 'answer' ? (plan.delayMs ?? this.delayMs) : 0;
     c.queue.push({ rec, op, quiet, state, dueAt: performance.now() + delay });
-    this.wake();
+    this.waiters.wake();
   }
 
   /** Answers the commands at the head of the connection's queue whose time has come; true if any. */
@@ -676,7 +676,7 @@ export class SlowCache implements FixtureService {
     }
     this.say(`#${rec.seq} connection ${c.info.id}: ${op.kind === 'quit' ? 'quit' : sent ? printable(rec.reply) : 'no reply (noreply)'}${summary ? ` (${summary})` : ''}`);
     if (op.kind === 'quit') this.hangUp(c, 'quit', true);
-    this.wake();
+    this.waiters.wake();
   }
 
   private put(key: string, data: Buffer, flags: number, exptime: number): void {
@@ -703,26 +703,7 @@ export class SlowCache implements FixtureService {
     counts[what]++;
   }
 
-  private when(test: () => boolean, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    if (test()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve(ok);
-      };
-      const onAbort = () => done(false);
-      const waiter: Waiter = { test, resolve: done };
-      const timer = setTimeout(() => done(false), opts.timeoutMs);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
-  }
 
-  private wake(): void {
-    for (const w of [...this.waiters]) if (w.test()) w.resolve(true);
-  }
 }
 
 function keep(t: Transcript, dir: 'in' | 'out', chunk: Buffer): void {

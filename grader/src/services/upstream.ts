@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FixtureService } from './service.ts';
+import { Waiters } from './waiters.ts';
 
 // The slow upstream: an HTTP server the student's server calls on the way to an answer. It can hold
 // requests until N have arrived and then let them all go (a barrier), answer them in an order of its
@@ -111,7 +112,6 @@ export interface UpstreamOptions {
   log?: (line: string) => void;
 }
 
-type Waiter = { test: () => boolean; resolve: (ok: boolean) => void };
 
 /** The body the upstream answers for a path: the student's server passes it on, so a check sees it arrived. */
 export const upstreamBody = (path: string): string => `from upstream: ${path}\n`;
@@ -126,7 +126,7 @@ export class SlowUpstream implements FixtureService {
   private gathered: boolean | undefined;
   private epoch = performance.now();
   private deadline: NodeJS.Timeout | undefined;
-  private waiters: Waiter[] = [];
+  private readonly waiters = new Waiters();
   private connections = new WeakMap<object, number>();
   private connectionCount = 0;
   private downed = false;
@@ -194,27 +194,27 @@ export class SlowUpstream implements FixtureService {
 
   /** True once `n` requests have arrived since the last reset; false if the time or the signal ran out first. */
   whenArrived(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.requests.length >= n, opts);
+    return this.waiters.when(() => this.requests.length >= n, opts);
   }
 
   /** True once `n` requests have been answered since the last reset. */
   whenAnswered(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.requests.filter((r) => r.answeredMs !== undefined).length >= n, opts);
+    return this.waiters.when(() => this.requests.filter((r) => r.answeredMs !== undefined).length >= n, opts);
   }
 
   /** True once nothing is in flight. */
   whenIdle(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.inFlight === 0, opts);
+    return this.waiters.when(() => this.inFlight === 0, opts);
   }
 
   /** True once `n` requests have arrived whole, their bodies included. */
   whenReceived(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.requests.filter((r) => r.bodyComplete).length >= n, opts);
+    return this.waiters.when(() => this.requests.filter((r) => r.bodyComplete).length >= n, opts);
   }
 
   /** True once the callers of `n` requests have hung up before their answer (a proxy that gave up waiting). */
   whenAbandoned(n: number, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    return this.when(() => this.requests.filter((r) => r.abandoned).length >= n, opts);
+    return this.waiters.when(() => this.requests.filter((r) => r.abandoned).length >= n, opts);
   }
 
   /** Whether `down()` has stopped it listening. */
@@ -279,7 +279,7 @@ export class SlowUpstream implements FixtureService {
     this.epoch = performance.now();
     this.connections = new WeakMap();
     this.connectionCount = 0;
-    for (const w of this.waiters.splice(0)) w.resolve(false);
+    this.waiters.cancelAll();
     if (this.downed) return this.up();
   }
 
@@ -332,7 +332,7 @@ export class SlowUpstream implements FixtureService {
     });
     req.once('end', () => {
       record.bodyComplete = true;
-      this.wake();
+      this.waiters.wake();
     });
     const p: Pending = { req: record, res };
     res.once('close', () => {
@@ -344,7 +344,7 @@ export class SlowUpstream implements FixtureService {
       this.pending = this.pending.filter((x) => x !== p);
       clearTimeout(p.timer);
       this.inFlight--;
-      this.wake();
+      this.waiters.wake();
     });
     this.say(`#${record.seq} ${record.method} ${record.path} arrived (${this.inFlight} in flight)`);
     const plan = this.plan;
@@ -364,7 +364,7 @@ export class SlowUpstream implements FixtureService {
       this.pending.push(p);
       this.maybeGathered();
     }
-    this.wake();
+    this.waiters.wake();
   }
 
   private maybeGathered(): void {
@@ -410,7 +410,7 @@ export class SlowUpstream implements FixtureService {
     p.res.once('finish', () => {
       p.req.answeredMs = this.now();
       this.say(`#${p.req.seq} ${p.req.path} answered`);
-      this.wake();
+      this.waiters.wake();
     });
     if (p.reply) return this.answerWith(p.res, p.req, p.reply);
     const body = upstreamBody(p.req.path);
@@ -433,26 +433,7 @@ export class SlowUpstream implements FixtureService {
     res.end(body);
   }
 
-  private when(test: () => boolean, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
-    if (test()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve(ok);
-      };
-      const onAbort = () => done(false);
-      const waiter: Waiter = { test, resolve: done };
-      const timer = setTimeout(() => done(false), opts.timeoutMs);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
-  }
 
-  private wake(): void {
-    for (const w of [...this.waiters]) if (w.test()) w.resolve(true);
-  }
 }
 
 /** `?delay=MS` on a request asks for that delay, for trying the upstream by hand. */
