@@ -525,10 +525,16 @@ const throughput = defineCheck({
       { label: `requests per second (/hash, ${clients} clients)`, value: round(cpu.rate), unit: '/s', expected: `not graded: ${round(cpu.rate / alone.rate)} × one client; CPU work is limited by the cores, and on Python by the GIL` },
       ...switchRows('/hash', cpu.switches),
     );
-    const ok = ratio >= 0.5 && ratio <= 1.5;
+    // A rate above k / d needs more than k requests at the upstream at once, however slow the
+    // machine. A low one is only held against the server when the upstream's record agrees: on a
+    // busy machine the grader's clients and the server both run late, and the rate drops with
+    // them, but a pool of k still has k requests at the upstream at once.
+    const busyMachine = ratio < 0.5 && io.maxInFlight >= k;
+    const ok = (ratio >= 0.5 || busyMachine) && ratio <= 1.5;
     const message = `${round(io.rate)} requests per second measured, ${round(predicted)} predicted (${k} threads / ${d / 1000} s)`;
+    if (busyMachine) return pass(`${message}: below the prediction, yet all ${k} threads had a request at the upstream at once, so the machine, not the pool, set the pace`, { measurements, values });
     if (ok) return pass(message, { measurements, values });
-    const why = ratio < 0.5 ? `: about ${plural(Math.round(ratio * k), 'request')} at a time, not ${k}` : `: more than ${k} requests at a time (about ${Math.round(ratio * k)})`;
+    const why = ratio < 0.5 ? `: at most ${plural(io.maxInFlight, 'request')} at the upstream at once, not ${k}` : `: more than ${k} requests at a time (about ${Math.round(ratio * k)})`;
     return fail(`${message}${why}`, { code: 'throughput-off', measurements, values });
   },
 });
