@@ -36,6 +36,32 @@ const answering = (id: string) => defineCheck({ id, title: `${id} answers`, poin
   return res.status === 200 ? pass('answered') : fail(`status ${res.status}`);
 } });
 
+/** A server that, asked for /die-slowly, answers and then dies a second later, still listening meanwhile. */
+function diesSlowly(): string {
+  const dir = path.join(scratch, 'dies-slowly', '01-sockets');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'server.py'), `import os, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["PORT"])))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    head = b""
+    while b"\\r\\n\\r\\n" not in head:
+        data = c.recv(4096)
+        if not data:
+            break
+        head += data
+    c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok")
+    c.close()
+    if head.startswith(b"GET /die-slowly "):
+        time.sleep(1)
+        sys.exit("died slowly")
+`);
+  return dir;
+}
+
 describe('the runner', () => {
   it.concurrent('stops starting checks when the run reaches its time bound, and still finishes the report', async () => {
     const ex = await gradeOne('solutions', '01-sockets', 'py', { runTimeoutMs: 1 });
@@ -89,6 +115,20 @@ describe('the runner', () => {
     expect(ex.server?.startFailures[0]!.output).toMatch(/refusing start 2/);
     expect(ex.server?.starts).toBe(3);
     expect([ex.score, ex.maxScore]).toEqual([2, 4]);
+  });
+
+  it.concurrent("a crash the previous check set off that ends during this one is the previous check's: this one is graded again on a fresh start", async () => {
+    const unit = { exercise: await sockets01(), track: 'py' as const, dir: diesSlowly() };
+    const setsOff = defineCheck({ id: 'sets-off', title: 'sets off a slow crash', points: 1, run: async (ctx) => {
+      const conn = await ctx.connect();
+      await conn.send(ctx.request({ target: '/die-slowly' }));
+      await conn.readResponse();
+      return fail('the server went on to die', { code: 'connection-reset' });
+    } });
+    const definition = defineExercise({ id: '01-sockets', rules: [], env: () => ({ BACKLOG: '5' }), checks: [setsOff, answering('next')] });
+    const ex = await gradeUnit(unit, definition, runnerOpts);
+    expect(ex.checks.map((c) => `${c.id}:${c.status}`)).toEqual(['sets-off:fail', 'next:pass']);
+    expect(ex.server?.starts).toBe(2);
   });
 
   it.concurrent('with --bail, stops at the first check that does not pass', async () => {

@@ -50,6 +50,8 @@ export const SERVER_TAG = 'SERVERLAB_SERVER';
 /** A student's server running as its own process group. */
 export class RunningServer {
   exit: ExitInfo | undefined;
+  /** When it exited, in performance.now() milliseconds. */
+  exitedAt: number | undefined;
   readonly exited: Promise<ExitInfo>;
 
   private constructor(
@@ -63,7 +65,10 @@ export class RunningServer {
     private readonly child: ResultPromise,
   ) {
     this.exited = exited;
-    exited.then((e) => (this.exit = e));
+    exited.then((e) => {
+      this.exit = e;
+      this.exitedAt = performance.now();
+    });
   }
 
   /** The last lines the server printed, stdout and stderr interleaved. */
