@@ -12,8 +12,8 @@ import type { Measurement } from '../report/model.ts';
 
 // 07-threads: a thread per request (THREADS=0), a fixed pool of k threads (THREADS=k), and n
 // processes of k threads each (PROCESSES=n). Concurrency is read at the slow upstream (how many
-// requests it holds at once), threads and the accept queue from /proc: nothing here is timed but
-// the throughput, which is a generous ratio of two figures measured in the same run.
+// requests it holds at once), threads and the accept queue from /proc. Nothing here is graded by
+// the clock: the throughput is shown beside its prediction, and judged from the upstream's record.
 
 /** How long nothing more may arrive before the grader believes no thread is free. */
 const QUIET_MS = 1500;
@@ -507,8 +507,8 @@ const throughput = defineCheck({
     const ratio = io.rate / predicted;
     const measurements: Measurement[] = [
       { label: 'requests per second (upstream)', value: round(io.rate), unit: '/s', expected: `${k} threads / ${d / 1000} s = ${round(predicted)}/s predicted`, headline: true },
-      { label: 'measured / predicted', value: round(ratio), expected: 'between 0.5 and 1.5', headline: true },
-      { label: 'most in flight at the upstream', value: io.maxInFlight, expected: `${k}` },
+      { label: 'measured / predicted', value: round(ratio), expected: 'near 1; lower on a busy machine', headline: true },
+      { label: 'most in flight at the upstream', value: io.maxInFlight, expected: `${k}`, headline: true },
       ...switchRows('upstream', io.switches),
     ];
     // The same clients on CPU work: shown beside it, not graded.
@@ -525,16 +525,16 @@ const throughput = defineCheck({
       { label: `requests per second (/hash, ${clients} clients)`, value: round(cpu.rate), unit: '/s', expected: `not graded: ${round(cpu.rate / alone.rate)} × one client; CPU work is limited by the cores, and on Python by the GIL` },
       ...switchRows('/hash', cpu.switches),
     );
-    // A rate above k / d needs more than k requests at the upstream at once, however slow the
-    // machine. A low one is only held against the server when the upstream's record agrees: on a
-    // busy machine the grader's clients and the server both run late, and the rate drops with
-    // them, but a pool of k still has k requests at the upstream at once.
-    const busyMachine = ratio < 0.5 && io.maxInFlight >= k;
-    const ok = (ratio >= 0.5 || busyMachine) && ratio <= 1.5;
+    // Graded from the upstream's record, not from the clock: on a busy machine the grader's clients
+    // and the server both run late, and the rate drops with them (more threads than k can then
+    // still stay under 1.5 times the prediction), but a pool of k has k requests at the upstream
+    // at once, no more and no fewer, on any machine. The rate is shown beside the prediction.
     const message = `${round(io.rate)} requests per second measured, ${round(predicted)} predicted (${k} threads / ${d / 1000} s)`;
-    if (busyMachine) return pass(`${message}: below the prediction, yet all ${k} threads had a request at the upstream at once, so the machine, not the pool, set the pace`, { measurements, values });
-    if (ok) return pass(message, { measurements, values });
-    const why = ratio < 0.5 ? `: at most ${plural(io.maxInFlight, 'request')} at the upstream at once, not ${k}` : `: more than ${k} requests at a time (about ${Math.round(ratio * k)})`;
+    if (io.maxInFlight === k) {
+      const slow = ratio < 0.5 ? `: below the prediction, yet the upstream had ${k} requests at once, so the machine, not the pool, set the pace` : '';
+      return pass(`${message}${slow}`, { measurements, values });
+    }
+    const why = io.maxInFlight < k ? `: at most ${plural(io.maxInFlight, 'request')} at the upstream at once, not ${k}` : `: more than ${k} requests at a time (up to ${io.maxInFlight} at the upstream at once)`;
     return fail(`${message}${why}`, { code: 'throughput-off', measurements, values });
   },
 });
