@@ -247,6 +247,22 @@ describe('SlowUpstream', () => {
     expect(text.endsWith(`\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`)).toBe(true);
   });
 
+  it('cuts the connection, and stays up, when a planned answer is one Node refuses to write', async () => {
+    // A Trailer header needs a chunked body: Node throws from writeHead, which must not reach the grader.
+    upstream = await SlowUpstream.start();
+    upstream.setPlan({ kind: 'headers', headers: [['Trailer', 'X-Sum']], delayMs: 10 });
+    const c = await raw();
+    c.send('GET /refused-reply HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.closed;
+    expect(c.got()).toBe('');
+    expect(upstream.record.requests[0]!.cut).toBe(true);
+    upstream.setPlan({ kind: 'answer' });
+    const d = await raw();
+    d.send('GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await d.closed;
+    expect(d.got()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+
   it('refuses connections while down, on the same port, and listens again after up() or a reset', async () => {
     upstream = await SlowUpstream.start();
     const port = upstream.port;
