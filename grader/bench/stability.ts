@@ -72,7 +72,13 @@ for (; round <= rounds; round++) {
     const r = await withFault(f.name, ({ dir }) => grade({ target: dir, exercises: [f.exercise], track: f.track }));
     runs++;
     const failed = failedIds(r.exercises[0]!);
-    if (failed.join() !== f.fails.join()) surprise(`round ${round} seed ${r.seed}: ${f.name} failed [${failed}] instead of [${f.fails}]`);
+    if (failed.join() !== f.fails.join()) {
+      // What the unexpected verdicts said, so a surprise can be understood without running it again.
+      const said = r.exercises[0]!.checks
+        .filter((c) => failed.includes(c.id) !== f.fails.includes(c.id))
+        .map((c) => `${c.id} ${c.status}: ${[c.evidence.message, ...(c.cases ?? []).filter((x) => x.status === 'fail').map((x) => `${x.name}: ${x.message ?? ''}`)].join(' | ').slice(0, 400)}`);
+      surprise(`round ${round} seed ${r.seed}: ${f.name} failed [${failed}] instead of [${f.fails}] (${said.join('; ')})`);
+    }
   };
   // Longest first, by the last round's times, so the round does not end waiting on one slow unit.
   const queue = [{ name: 'solutions', run: gradeSolutions }, ...faults.map((f) => ({ name: f.name, run: gradeFault(f) }))].sort((a, b) => (slowest.get(b.name) ?? 0) - (slowest.get(a.name) ?? 0));
