@@ -38,7 +38,7 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
   const t0 = performance.now();
   // The fixture services come first: the server is told where they are when it starts.
   const services: FixtureService[] = (await definition.services?.({ rng: rngFor(opts.seed, `${unit.exercise.id}/services`) })) ?? [];
-  const env = { ...unit.exercise.env, ...(definition.env?.(rngFor(opts.seed, `${unit.exercise.id}/env`)) ?? {}), ...Object.assign({}, ...services.map((s) => s.env())) };
+  const env = { ...unit.exercise.env, ...(definition.env?.(rngFor(opts.seed, `${unit.exercise.id}/env`), unit.track) ?? {}), ...Object.assign({}, ...services.map((s) => s.env())) };
   const port = await getPort({ host: '127.0.0.1' });
   const report: ServerReport = { command: '', starts: 0, leftBehind: [], startFailures: [] };
   let server: RunningServer | undefined;

@@ -8,8 +8,8 @@ describe('the course as shipped', () => {
     const lost = result.exercises.flatMap((ex) => ex.checks.filter((c) => c.status !== 'pass' && c.status !== 'skipped').map((c) => `${ex.id}[${ex.track}] ${c.id}: ${c.evidence.message}`));
     expect(lost).toEqual([]);
     expect(result.exercises.map((e) => `${e.id}/${e.track}`)).toEqual(expect.arrayContaining([
-      '01-sockets/ts', '01-sockets/py', '02-http/ts', '02-http/py', '03-urls/ts', '03-urls/py',
-      '05-fork/py', '06-prefork/ts', '06-prefork/py', '07-threads/ts', '07-threads/py', '08-event-loop/ts', '08-event-loop/py',
+      '01-sockets/ts', '01-sockets/py', '02-http/ts', '02-http/py', '03-urls/ts', '03-urls/py', '04-gateway/ts', '04-gateway/py',
+      '05-fork/py', '06-prefork/ts', '06-prefork/py', '07-threads/ts', '07-threads/py', '08-event-loop/ts', '08-event-loop/py', '09-proxy/ts', '09-proxy/py',
     ]));
     expect(result.score).toBe(result.maxScore);
     expect(result.passed).toBe(true);

@@ -2,10 +2,12 @@
 // grouping in the report and a broken fixture's fault.json can only name codes that exist. Each
 // code says in a few words what was seen; hints (hints/hints.ts) say what usually causes it.
 
+import gateway from './codes/04-gateway.ts';
 import fork from './codes/05-fork.ts';
 import prefork from './codes/06-prefork.ts';
 import threads from './codes/07-threads.ts';
 import eventLoop from './codes/08-event-loop.ts';
+import proxy from './codes/09-proxy.ts';
 
 const BASE_CODES = {
   // The connection itself
@@ -94,7 +96,7 @@ const BASE_CODES = {
   'grader-error': 'the grader itself failed',
 } as const satisfies Record<string, string>;
 
-export const FAILURE_CODES = { ...BASE_CODES, ...fork.codes, ...prefork.codes, ...threads.codes, ...eventLoop.codes } as const;
+export const FAILURE_CODES = { ...BASE_CODES, ...gateway.codes, ...fork.codes, ...prefork.codes, ...threads.codes, ...eventLoop.codes, ...proxy.codes } as const;
 
 export type FailureCode = keyof typeof FAILURE_CODES;
 

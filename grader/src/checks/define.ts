@@ -78,7 +78,7 @@ export interface Check {
 export interface ExerciseDefinition {
   id: string;
   /** Variables the server is started with, besides PORT; may draw from the seed. */
-  env?(rng: Rng): Record<string, string>;
+  env?(rng: Rng, track: Track): Record<string, string>;
   /** The README's rules, each tied to the check that probes it. */
   rules: readonly Rule[];
   /** Rules every response must keep, whatever case it answers; checked on every response read. */

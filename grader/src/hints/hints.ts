@@ -1,8 +1,10 @@
 import type { FailureCode } from '../checks/codes.ts';
+import gateway from '../checks/codes/04-gateway.ts';
 import fork from '../checks/codes/05-fork.ts';
 import prefork from '../checks/codes/06-prefork.ts';
 import threads from '../checks/codes/07-threads.ts';
 import eventLoop from '../checks/codes/08-event-loop.ts';
+import proxy from '../checks/codes/09-proxy.ts';
 
 // Plain words for what usually causes each failure, keyed by the failure code of the case that
 // failed. Checks never write hint text themselves. `null` is a decision, not a gap: where a code
@@ -119,8 +121,10 @@ const HINTS: Record<FailureCode, string | null> = {
   'throughput-off': null,
   ...fork.hints,
   ...prefork.hints,
+  ...gateway.hints,
   ...threads.hints,
   ...eventLoop.hints,
+  ...proxy.hints,
 };
 
 export function hintFor(code: string | undefined): string | undefined {
