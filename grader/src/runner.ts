@@ -11,6 +11,7 @@ import { isListening } from './probes/proc/listen-table.ts';
 import { ServerInspector } from './probes/proc/inspect.ts';
 import { signalProcess } from './probes/proc/processes.ts';
 import type { FixtureService } from './services/service.ts';
+import { startUnitServices } from './services/unit-services.ts';
 import type { CheckResult, Evidence, ExerciseResult, NotRunReason, RuleRef, ServerReport } from './report/model.ts';
 import { rngFor } from './rng.ts';
 import { describeExit, RunningServer, SERVER_TAG, StartError } from './server/server.ts';
@@ -36,9 +37,7 @@ const MAX_FAILED_STARTS_IN_A_ROW = 2;
 /** Starts the unit's server, runs its checks one by one, stops it. Never throws for a student fault. */
 export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts: RunnerOptions): Promise<ExerciseResult> {
   const t0 = performance.now();
-  // The fixture services come first: the server is told where they are when it starts.
-  const services: FixtureService[] = (await definition.services?.({ rng: rngFor(opts.seed, `${unit.exercise.id}/services`) })) ?? [];
-  const env = { ...unit.exercise.env, ...(definition.env?.(rngFor(opts.seed, `${unit.exercise.id}/env`), unit.track) ?? {}), ...Object.assign({}, ...services.map((s) => s.env())) };
+  const { services, env } = await startUnitServices(unit.exercise, definition, opts.seed, unit.track);
   const port = await getPort({ host: '127.0.0.1' });
   const report: ServerReport = { command: '', starts: 0, leftBehind: [], startFailures: [] };
   let server: RunningServer | undefined;

@@ -17,6 +17,8 @@ export interface ProcessInfo {
   command: string;
   /** Clock ticks spent running in user and kernel mode (Linux). */
   cpuTicks?: number;
+  /** The same for its children that have ended and been waited for (Linux). */
+  reapedChildTicks?: number;
 }
 
 const readProc = (file: string): string | undefined => {
@@ -37,7 +39,7 @@ function linuxStat(pid: number): Omit<ProcessInfo, 'command'> & { name: string }
   const close = stat.lastIndexOf(')');
   const name = stat.slice(stat.indexOf('(') + 1, close);
   const f = stat.slice(close + 2).split(' ');
-  return { pid, name, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), threads: Number(f[17]), startTime: Number(f[19]), cpuTicks: Number(f[11]) + Number(f[12]) };
+  return { pid, name, state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), threads: Number(f[17]), startTime: Number(f[19]), cpuTicks: Number(f[11]) + Number(f[12]), reapedChildTicks: Number(f[13]) + Number(f[14]) };
 }
 
 function withCommand({ name, ...p }: Omit<ProcessInfo, 'command'> & { name: string }): ProcessInfo {
