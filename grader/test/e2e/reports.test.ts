@@ -41,6 +41,7 @@ const samples: Sample[] = [
   ['01-sockets', 'sockets-single-recv'],
   ['02-http', 'http-head-sends-body'],
   ['03-urls', 'urls-plus-in-path'],
+  ['04-gateway', 'gateway-no-close'],
 ].flatMap(([exercise, mistake]): Sample[] => [
   { exercise: exercise!, name: 'stub', target: (run) => run(repoPath('exercises')) },
   { exercise: exercise!, name: mistake!, target: (run) => withFault(mistake!, ({ dir }) => run(dir)) },
