@@ -13,7 +13,7 @@ import { loadCourse, REPO_ROOT } from '../src/course/course.ts';
 import { SEED } from '../src/rng.ts';
 import { selectExercises } from '../src/target/target.ts';
 import { graderCommand, reportFiles, strykerOptions } from './config.ts';
-import { entryFor, formatSummary, loadEquivalents, summarize, type MutationReport } from './summary.ts';
+import { entryFor, formatSummary, inLines, linesTheStudentWrites, loadEquivalents, summarize, type MutationReport } from './summary.ts';
 
 const USAGE = `usage: npm run mutate -- EXERCISE [options]
 
@@ -68,8 +68,12 @@ async function main(argv: string[]): Promise<number> {
 
   const report = JSON.parse(await readFile(files.json, 'utf8')) as MutationReport;
   const summary = summarize(report, equivalents);
+  const stubFile = path.join(REPO_ROOT, `exercises/${exercise}/server.ts`);
+  const stub = existsSync(stubFile) ? await readFile(stubFile, 'utf8') : undefined;
+  const source = Object.values(report.files)[0]?.source ?? '';
+  const student = summarize(report, equivalents, inLines(linesTheStudentWrites(stub, source)));
   await writeFile(files.survivors, `${JSON.stringify(summary.gaps.map(entryFor), null, 2)}\n`);
-  process.stdout.write(formatSummary(exercise, summary, wallMs));
+  process.stdout.write(formatSummary(exercise, summary, wallMs, student));
   process.stdout.write(`\nreports: ${files.html}, ${files.json}; survivors as equivalent entries to review: ${files.survivors}\n`);
   return 0;
 }

@@ -2,6 +2,7 @@
 // reference solution that the grader did not notice), and the score without the mutants reviewed
 // as equivalent (a change no client can observe). Works on Stryker's JSON report
 // (mutation-testing-report-schema), so a report can be summarized again without a new run.
+import { diffLines } from 'diff';
 import { readFile } from 'node:fs/promises';
 
 /** The part of mutation-testing-report-schema this summary reads. */
@@ -57,6 +58,8 @@ export interface Mutant {
   id: string;
   file: string;
   line: number;
+  /** The line the mutated text ends on. */
+  endLine: number;
   mutator: string;
   original: string;
   replacement: string;
@@ -112,6 +115,7 @@ export function mutantsOf(report: MutationReport): Mutant[] {
         id: m.id,
         file: file.replaceAll('\\', '/'),
         line: m.location.start.line,
+        endLine: m.location.end.line,
         mutator: m.mutatorName,
         original: source.slice(offset(source, lineStarts, m.location.start), offset(source, lineStarts, m.location.end)),
         replacement: m.replacement ?? '',
@@ -145,8 +149,34 @@ export function matches(entry: EquivalentEntry, m: Mutant): boolean {
   );
 }
 
-export function summarize(report: MutationReport, equivalents: EquivalentEntry[]): Summary {
-  const all = mutantsOf(report);
+/**
+ * The lines of the solution (1-based) that the stub does not have as they are: the code a student
+ * writes. A solution without a stub is all the student's.
+ */
+export function linesTheStudentWrites(stub: string | undefined, solution: string): Set<number> {
+  const lines = new Set<number>();
+  if (stub === undefined) {
+    solution.split('\n').forEach((_, i) => lines.add(i + 1));
+    return lines;
+  }
+  let line = 1;
+  for (const part of diffLines(stub, solution)) {
+    if (part.removed) continue;
+    const n = part.count ?? part.value.split('\n').length - 1;
+    if (part.added) for (let i = 0; i < n; i++) lines.add(line + i);
+    line += n;
+  }
+  return lines;
+}
+
+/** True when the mutant changes any of the lines the student writes. */
+export const inLines = (lines: Set<number>) => (m: Mutant): boolean => {
+  for (let l = m.line; l <= m.endLine; l++) if (lines.has(l)) return true;
+  return false;
+};
+
+export function summarize(report: MutationReport, equivalents: EquivalentEntry[], only: (m: Mutant) => boolean = () => true): Summary {
+  const all = mutantsOf(report).filter(only);
   const count = (...statuses: Mutant['status'][]) => all.filter((m) => statuses.includes(m.status)).length;
   const killed = count('Killed');
   const timedOut = count('Timeout');
@@ -206,10 +236,23 @@ function short(s: string, max = 70): string {
 export const describeMutant = (m: Mutant) =>
   `${m.file}:${m.line}  ${m.mutator}  ${short(m.original)}  →  ${short(m.replacement) || '(removed)'}${m.of > 1 ? `  (${m.nth} of ${m.of} on the line)` : ''}`;
 
-export function formatSummary(exercise: string, s: Summary, wallMs: number | undefined): string {
+/**
+ * `student`, when given, is the same run summarized over the mutants in the code the student writes
+ * (where the solution differs from the stub); the code the stub gives is the same in both, works as
+ * given, and is the earlier exercises' to grade. Both scores are printed; the survivors are listed
+ * once, split between the two parts.
+ */
+export function formatSummary(exercise: string, s: Summary, wallMs: number | undefined, student?: Summary): string {
   const pct = (n: number) => `${n.toFixed(1)}%`;
   const out: string[] = [];
   out.push(`\nmutation testing of ${exercise}${wallMs !== undefined ? ` in ${formatDuration(wallMs)}` : ''}`);
+  if (student && student.total !== s.total) {
+    out.push(
+      `  in the code the student writes (the solution's lines the stub does not have): ${student.total} mutants, ${student.killed + student.timedOut} detected, ${student.survived.length} survived`,
+      `    score ${pct(student.score)}; without equivalent mutants ${pct(student.scoreWithoutEquivalent)} (${student.killed + student.timedOut} / (${student.total - student.invalid} − ${student.equivalent.length} equivalent))`,
+      `  in the whole file, the stub's given code too:`,
+    );
+  }
   out.push(
     `  ${s.total} mutants: ${s.killed} killed, ${s.timedOut} timed out, ${s.survived.length} survived` +
       `${s.invalid ? `, ${s.invalid} could not run` : ''}`,
@@ -217,7 +260,8 @@ export function formatSummary(exercise: string, s: Summary, wallMs: number | und
   out.push(`  score ${pct(s.score)} (detected / valid mutants)`);
   out.push(`  score without equivalent mutants ${pct(s.scoreWithoutEquivalent)} (${s.killed + s.timedOut} / (${s.total - s.invalid} − ${s.equivalent.length} equivalent))`);
   out.push(s.gaps.length ? `\nsurviving mutants (${s.gaps.length}), not listed as equivalent:` : '\nno surviving mutants besides the equivalent ones');
-  for (const m of s.gaps) out.push(`  ${describeMutant(m)}`);
+  const students = new Set(student && student.total !== s.total ? student.gaps.map((m) => m.id) : s.gaps.map((m) => m.id));
+  for (const m of s.gaps) out.push(`  ${describeMutant(m)}${students.has(m.id) ? '' : '  (in the stub\'s given code)'}`);
   if (s.equivalent.length) out.push(`\n${s.equivalent.length} surviving mutant${s.equivalent.length === 1 ? '' : 's'} listed as equivalent (not counted)`);
   for (const { entry, mutant } of s.detected) {
     out.push(`\nwarning: listed as equivalent but ${mutant.status === 'Timeout' ? 'timed out' : 'killed'}: ${describeMutant(mutant)} (${entry.reason})`);
