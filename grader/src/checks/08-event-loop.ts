@@ -583,6 +583,9 @@ const noSpin = defineCheck({
 /** The scheduler state of a process's main thread (R running or runnable, S asleep, ...). */
 const mainThreadState = async (pid: number): Promise<string | undefined> => (await processInfo(pid))?.state;
 
+/** How long sockets the server is still closing get to go before a count above the first is a leak. */
+const SETTLE_MS = 5000;
+
 const noFdLeak = defineCheck({
   id: 'no-fd-leak',
   title: 'The open sockets do not grow from 50 to 150 connections served and closed',
@@ -618,11 +621,16 @@ const noFdLeak = defineCheck({
       return ctx.proc.waitFor((s) => !s.connections.ESTABLISHED && !s.connections.CLOSE_WAIT, { timeoutMs: 5000, signal: ctx.signal });
     };
     await serve(10);
-    const at50 = await serve(50);
-    const at150 = await serve(150);
     // Sockets only: a runtime's own descriptors (a Worker's event loop, say) come and go.
     const sockets = (s: ServerSnapshot) => rootOf(s)?.fds?.sockets ?? 0;
     const total = (s: ServerSnapshot) => rootOf(s)?.fds?.total ?? 0;
+    const at50 = await serve(50);
+    let at150 = await serve(150);
+    // A socket the server is closing at this moment (a reset it has not handled yet, on a busy
+    // machine) is gone a moment later; a leaked one stays however long the grader waits.
+    if (sockets(at150.snapshot) - sockets(at50.snapshot) > 2) {
+      at150 = await ctx.proc.waitFor((s) => sockets(s) - sockets(at50.snapshot) <= 2, { timeoutMs: SETTLE_MS, signal: ctx.signal });
+    }
     const grew = sockets(at150.snapshot) - sockets(at50.snapshot);
     const open = (s: ServerSnapshot) => (s.connections.ESTABLISHED ?? 0) + (s.connections.CLOSE_WAIT ?? 0);
     const verdict = fromCases([
@@ -631,7 +639,7 @@ const noFdLeak = defineCheck({
         ok: grew <= 2,
         code: 'fd-count-grows',
         rule: ctx.rule('close-finished'),
-        message: `${sockets(at50.snapshot)} sockets open after 50 connections, ${sockets(at150.snapshot)} after 150${grew <= 2 ? '' : `, and ${open(at150.snapshot)} connections the clients had closed were still open on the server's side (CLOSE_WAIT): a finished socket must be unregistered and closed`}`,
+        message: `${sockets(at50.snapshot)} sockets open after 50 connections, ${sockets(at150.snapshot)} after 150${grew <= 2 ? '' : ` (still, ${SETTLE_MS / 1000} s after the last one closed), and ${open(at150.snapshot)} connections the clients had closed were still open on the server's side (CLOSE_WAIT): a finished socket must be unregistered and closed`}`,
         tree: treeEvidence(at150.snapshot, 'the server after 150 connections, all closed by the clients', (p) => (p.pid === at150.snapshot.rootPid && grew > 2 ? [`${grew} more sockets than after 50`] : [])),
       },
     ]);
