@@ -304,6 +304,47 @@ function routeOverlong(): Response {
   return new Response(body + extra, { headers: { 'content-type': 'application/json', 'content-length': String(encoder.encode(body).length) } });
 }
 
+/** Overlong as a stream: the cut falls inside a chunk, and bytes past it keep coming for 20 s unless cancelled. */
+function routeOverlongStream(url: URL): Response {
+  const id = url.searchParams.get('id') ?? '';
+  const probe = new Probe('overlong-stream');
+  const extra = 'EXTRA BYTES BEYOND THE CONTENT-LENGTH';
+  probe.saw.extra_bytes = extra.length;
+  const bytes = encoder.encode(probe.body());
+  const half = Math.floor(bytes.length / 2);
+  const chunks = [bytes.subarray(0, half), Buffer.concat([bytes.subarray(half), encoder.encode(extra)])];
+  let more = 200;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = chunks.shift();
+      if (next) return controller.enqueue(next);
+      if (more-- <= 0) return controller.close();
+      await sleep(100);
+      controller.enqueue(encoder.encode('MORE BYTES BEYOND THE CONTENT-LENGTH\n'));
+    },
+    cancel(reason) {
+      more = 0;
+      logEvent(id, 'cancel', { reason: String(reason) });
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { headers: { 'content-type': 'application/json', 'content-length': String(bytes.length) } });
+}
+
+/** A Content-Length longer than the body stream gives: the body ends short. */
+function routeShortBody(): Response {
+  const probe = new Probe('short-body');
+  const missing = 100;
+  probe.saw.missing_bytes = missing;
+  const bytes = encoder.encode(probe.body());
+  return new Response(bytes, { headers: { 'content-type': 'application/json', 'content-length': String(bytes.length + missing) } });
+}
+
+/** The answer with its own Content-Length, exact. */
+function routeSized(): Response {
+  const bytes = encoder.encode(new Probe('sized').body());
+  return new Response(bytes, { headers: { 'content-type': 'application/json', 'content-length': String(bytes.length) } });
+}
+
 function routeEmptyChunks(): Response {
   const probe = new Probe('empty-chunks');
   probe.saw.chunks = ['', 'first half', '', 'second half', ''];
@@ -414,6 +455,11 @@ const ROUTES: Record<string, Route> = {
   stream: (_request, url) => routeStream(url),
   'stream-error': (_request, url) => routeStreamError(url),
   overlong: () => routeOverlong(),
+  'overlong-stream': (_request, url) => routeOverlongStream(url),
+  'short-body': () => routeShortBody(),
+  sized: () => routeSized(),
+  // A 204 has no body: the Response constructor refuses one.
+  'no-content': () => new Response(null, { status: 204, headers: { 'x-probe-route': 'no-content' } }),
   'empty-chunks': () => routeEmptyChunks(),
   respond: (_request, url) => routeRespond(url),
   barrier: (_request, url) => routeBarrier(url),

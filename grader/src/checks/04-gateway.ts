@@ -596,13 +596,164 @@ const appErrors = defineCheck({
   },
 });
 
+/** Overlong as a stream (ts): exactly Content-Length bytes, nothing after them, and the rest of the stream cancelled. */
+function overlongStreamCase(ctx: CheckContext): Promise<Case> {
+  const id = `ol-${ctx.rng.word(8)}`;
+  const expected = "the overlong-stream route's JSON, exactly Content-Length bytes, nothing after them, the close, and the stream cancelled";
+  return probeCase(
+    'a body stream that runs on past its Content-Length',
+    async () => {
+      const { conn, res } = await send(ctx, { target: `/overlong-stream?id=${id}`, headers: [['Connection', 'close']] });
+      const closed = await conn.waitForEof(ctx.ioTimeoutMs);
+      conn.close();
+      const exchange = conn.transcript({ expected });
+      const { answer: _a, ...judged } = judgeAnswer(res, 'overlong-stream');
+      if (!judged.ok) return { ...judged, exchange };
+      if (conn.unconsumed.length) return { ok: false, code: 'bytes-after-response', message: `${conn.unconsumed.length} bytes came after the Content-Length: ${JSON.stringify(conn.unconsumed.toString('latin1').slice(0, 60))}`, exchange };
+      if (!closed) return { ok: false, code: 'not-closed', message: `the Content-Length was reached, but the connection stayed open ${ctx.ioTimeoutMs} ms after it although the request said Connection: close: the server went on reading the stream`, exchange };
+      if (!(await logOf(ctx).waitFor(id, 'cancel', ctx.signal))) return { ok: false, code: 'close-not-called', message: `the body stream was not cancelled within ${LOG_MS / 1000} s of its Content-Length being sent: the app goes on making bytes nobody reads`, exchange };
+      return { ok: true, exchange };
+    },
+    { expected, rule: ctx.rule('content-length-cut') },
+  );
+}
+
+const said = (res: ParsedResponse) => header(res, 'connection') ?? '';
+const saysClose = (res: ParsedResponse) => /\bclose\b/i.test(said(res));
+
+/**
+ * A request on a connection kept alive (ts), then `GET /sync` with Connection: close on the same
+ * connection, which must be answered: the first answer's framing has to end where it says.
+ */
+function keptAliveCase(ctx: CheckContext, name: string, rule: string, first: Req, expected: string, judge: (res: ParsedResponse, conn: RawConnection) => Promise<Outcome | undefined>): Promise<Case> {
+  const full = `${expected}; the connection kept open, and a second request on it answered`;
+  return probeCase(
+    name,
+    async () => {
+      const conn = await ctx.connect({ label: `${first.method ?? 'GET'} ${first.target}, then GET /sync` });
+      await conn.send(bytesOf(ctx, first));
+      const res = await conn.readResponse({ method: first.method ?? 'GET' });
+      const done = (o: Outcome) => {
+        conn.close();
+        return { ...o, exchange: conn.transcript({ expected: full }) };
+      };
+      const wrong = await judge(res, conn);
+      if (wrong) return done(wrong);
+      if (saysClose(res)) return done({ ok: false, code: 'not-kept-alive', message: `the answer said Connection: ${said(res)} to an HTTP/1.1 request that did not ask to close, with framing that needs no close` });
+      await conn.send(bytesOf(ctx, { target: '/sync', headers: [['Connection', 'close']] }));
+      let next: ParsedResponse;
+      try {
+        next = await conn.readResponse();
+      } catch (e) {
+        if (!isProbeError(e)) throw e;
+        const why = e.code === 'eof-before-response' || e.code === 'connection-reset' ? 'the server closed the connection after the first answer instead of reading the next request' : e.message;
+        return done({ ok: false, code: e.code === 'eof-before-response' || e.code === 'connection-reset' ? 'not-kept-alive' : e.code, message: `the second request on the connection: ${why}` });
+      }
+      const { answer: _a, ...judged } = judgeAnswer(next, 'sync');
+      return done(judged.ok ? judged : { ...judged, message: `the second request on the connection: ${judged.message}` });
+    },
+    { expected: full, rule: ctx.rule(rule) },
+  );
+}
+
+/** The framing cases only the ts track runs: the fetch adapter writes the framing itself. */
+async function framingCases(ctx: CheckContext): Promise<Case[]> {
+  const cases: Case[] = [];
+  cases.push(
+    await keptAliveCase(ctx, 'HTTP/1.1, no Content-Length from the app: chunked', 'chunked', { target: '/sync' }, 'the sync route\'s JSON, chunked', async (res) => {
+      if (res.framing !== 'chunked') return { ok: false, code: 'wrong-header', message: `the app gave no Content-Length and the request is HTTP/1.1, but the body was framed by ${res.framing === 'close' ? 'closing the connection' : res.framing}, not Transfer-Encoding: chunked` };
+      const { answer: _a, ...judged } = judgeAnswer(res, 'sync');
+      return judged.ok ? undefined : judged;
+    }),
+  );
+  cases.push(
+    await keptAliveCase(ctx, "HTTP/1.1, the app's own Content-Length", 'keep-alive', { target: '/sized' }, "the sized route's JSON, framed by its Content-Length", async (res) => {
+      const { answer: _a, ...judged } = judgeAnswer(res, 'sized');
+      return judged.ok ? undefined : judged;
+    }),
+  );
+  cases.push(
+    await keptAliveCase(ctx, 'HEAD: the head only, no body', 'bodyless', { method: 'HEAD', target: '/sync' }, 'status 200 and no body bytes after the head', async (res, conn) => {
+      if (res.status !== 200) return { ok: false, code: 'wrong-status', message: `status was ${res.status} for HEAD /sync, expected 200, as for GET` };
+      // A body written after the head arrives with it, or just after.
+      await conn.waitForBytes(300);
+      if (conn.unconsumed.length) return { ok: false, code: 'head-with-body', message: `${conn.unconsumed.length} bytes came after the head of the answer to HEAD, which has no body (RFC 9112 section 6.3): ${JSON.stringify(conn.unconsumed.toString('latin1').slice(0, 60))}` };
+      return undefined;
+    }),
+  );
+  const noContent = "status 204, no body and no Transfer-Encoding, Connection: close, then the close";
+  cases.push(
+    await probeCase(
+      'a 204 to a request with Connection: close',
+      async () => {
+        const conn = await ctx.connect({ label: 'GET /no-content' });
+        await conn.send(bytesOf(ctx, { target: '/no-content', headers: [['Connection', 'close']] }));
+        let res: ParsedResponse;
+        try {
+          res = await conn.readResponse();
+        } catch (e) {
+          // Body framing on a 204 is the bodyless rule's fault, not the close's.
+          if (!isProbeError(e) || e.code !== 'body-not-allowed') throw e;
+          conn.close();
+          return { ok: false, code: e.code, rule: ctx.rule('bodyless'), message: `${e.message} (RFC 9112 section 6.3)`, exchange: conn.transcript({ expected: noContent }) };
+        }
+        const closed = await conn.waitForEof(ctx.ioTimeoutMs);
+        conn.close();
+        const exchange = conn.transcript({ expected: noContent });
+        if (res.status !== 204) return { ok: false, code: 'wrong-status', message: `status was ${res.status}, expected the app's 204`, exchange };
+        if (conn.unconsumed.length) return { ok: false, code: 'body-not-allowed', rule: ctx.rule('bodyless'), message: `${conn.unconsumed.length} bytes came after the head of a 204, which has no body (RFC 9112 section 6.3)`, exchange };
+        if (!closed) return { ok: false, code: 'not-closed', message: `the 204 went out, but the connection stayed open ${ctx.ioTimeoutMs} ms after it although the request said Connection: close`, exchange };
+        if (!saysClose(res)) return { ok: false, code: 'close-not-announced', message: `the server closed the connection after the 204 as asked, but the answer did not say Connection: close (it said ${JSON.stringify(header(res, 'connection') ?? null)})`, exchange };
+        return { ok: true, exchange };
+      },
+      { expected: noContent, rule: ctx.rule('connection-close') },
+    ),
+  );
+  const old = "the sync route's JSON, not chunked, Connection: close, the close ending the body";
+  cases.push(
+    await probeCase(
+      'HTTP/1.0 asking for keep-alive, no Content-Length from the app',
+      async () => {
+        const conn = await ctx.connect({ label: 'GET /sync HTTP/1.0' });
+        await conn.send(bytesOf(ctx, { target: '/sync', version: 'HTTP/1.0', headers: [['Connection', 'keep-alive']] }));
+        const res = await conn.readResponse();
+        conn.close();
+        const exchange = conn.transcript({ expected: old });
+        if (res.framing === 'chunked') return { ok: false, code: 'wrong-header', message: 'the body was sent with Transfer-Encoding: chunked to an HTTP/1.0 client, which does not know chunked framing (RFC 9112 section 6.1): without a Content-Length, the close must end the body', exchange };
+        const { answer: _a, ...judged } = judgeAnswer(res, 'sync');
+        if (!judged.ok) return { ...judged, exchange };
+        if (!saysClose(res)) return { ok: false, code: 'close-not-announced', rule: ctx.rule('connection-close'), message: `the body was ended by the close, as it must be without a Content-Length, but the answer did not say Connection: close although the request asked for keep-alive (it said ${JSON.stringify(header(res, 'connection') ?? null)})`, exchange };
+        return { ok: true, exchange };
+      },
+      { expected: old, rule: ctx.rule('close-delimited') },
+    ),
+  );
+  const short = 'the body stops short of its Content-Length, and the connection closes';
+  cases.push(
+    await probeCase(
+      'a body stream that ends before its Content-Length',
+      async () => {
+        const conn = await ctx.connect({ label: 'GET /short-body' });
+        await conn.send(bytesOf(ctx, { target: '/short-body' }));
+        const cut = await readCut(conn);
+        conn.close();
+        const message = cut.code === 'cut-not-closed' ? 'the body stream ended 100 bytes before its Content-Length and the connection stayed open: the client waits for bytes that never come' : cut.message;
+        return { ...cut, ...(message ? { message } : {}), exchange: conn.transcript({ expected: short }) };
+      },
+      { expected: short, rule: ctx.rule('short-body') },
+    ),
+  );
+  return cases;
+}
+
 const contentLengthCut = defineCheck({
   id: 'content-length-cut',
-  title: "No more body bytes than the app's own Content-Length",
+  title: "No more body bytes than the app's own Content-Length (ts: also the framing and keep-alive HTTP asks for)",
   points: 1,
+  timeoutMs: 40_000,
   async run(ctx) {
     const expected = "the overlong route's JSON, exactly Content-Length bytes, nothing after it before the close";
-    return fromCases([
+    const cases = [
       await probeCase(
         'the app yields more than its Content-Length',
         async () => {
@@ -617,7 +768,9 @@ const contentLengthCut = defineCheck({
         },
         { expected, rule: ctx.rule('content-length-cut') },
       ),
-    ]);
+    ];
+    if (ctx.track === 'ts') cases.push(await overlongStreamCase(ctx), ...(await framingCases(ctx)));
+    return fromCases(cases);
   },
 });
 
@@ -691,7 +844,7 @@ const responseHeaders = defineCheck({
     const [v, c1, c2] = [ctx.rng.word(6), ctx.rng.word(5), ctx.rng.word(5)];
     const target = `/respond?status=${status}&reason=${reason.replace(' ', '+')}&h=X-Probe-A:${v}&h=Set-Cookie:a%3D${c1}&h=Set-Cookie:b%3D${c2}`;
     const expected = `status ${status} "${reason}", X-Probe-A: ${v}, and two Set-Cookie lines: a=${c1}, b=${c2}`;
-    return fromCases([
+    const cases = [
       await answerCase(ctx, 'a status, a reason and headers of the app\'s own', 'response-headers', { target }, {
         route: 'respond',
         status,
@@ -704,7 +857,24 @@ const responseHeaders = defineCheck({
           return undefined;
         },
       }),
-    ]);
+    ];
+    if (ctx.track === 'ts') {
+      const word = ctx.rng.word(5);
+      const latin = `${word}\u00e9`;
+      cases.push(
+        await answerCase(ctx, 'a header value with a latin-1 character', 'header-bytes', { target: `/respond?status=200&h=X-Probe-Latin:${word}%C3%A9` }, {
+          route: 'respond',
+          expected: `X-Probe-Latin: ${JSON.stringify(latin)}, its last character the one byte E9`,
+          judge: (res) => {
+            const got = header(res, 'x-probe-latin');
+            if (got === latin) return undefined;
+            const bytes = got === undefined ? 'absent' : Buffer.from(got, 'latin1').toString('hex').replace(/(..)/g, '$1 ').trim();
+            return { ok: false, code: 'wrong-header', message: `X-Probe-Latin went out as the bytes ${bytes}, expected ${Buffer.from(latin, 'latin1').toString('hex').replace(/(..)/g, '$1 ').trim()}: each character of a header value is one byte (latin-1), not UTF-8` };
+          },
+        }),
+      );
+    }
+    return fromCases(cases);
   },
 });
 
