@@ -95,6 +95,11 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
         checks.push(notRun(base, stopReason, stopReason === 'bail' ? 'not run: --bail stopped at the first failed check' : 'not run: the grading run reached its time limit'));
         continue;
       }
+      const previous = checks.at(-1);
+      // A server the previous check brought down can, on a loaded machine, still be exiting: it no
+      // longer listens, but its exit has not been seen. It is given time to finish, so this check
+      // starts on a fresh server instead of meeting the last one's crash.
+      if (server?.alive && previous && sawCrashSigns(previous) && !(await isListening(server.port))) await within(server.exited, DYING_MS);
       // The first start, or a fresh one after a crash: one crash costs one check. A server that
       // never started, or failed twice in a row, is not tried again.
       if (!server || !server.alive) {
@@ -119,7 +124,6 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
         for (const s of services) await s.reset();
         return finish(base, t, await runCheck(check, running, { env, opts, responses, rule, framing: definition.framing, services, track: unit.track, restart: restartFor, signalled: () => (fresh = true), getServer: () => server }));
       };
-      const previous = checks.at(-1);
       const first = server;
       let result = await attempt(first, c0);
       // A crash the previous check set off (it saw a reset or a refusal) can, on a loaded machine,
@@ -272,6 +276,9 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
   }
   return verdict;
 }
+
+/** How long a server that has stopped listening after a crash is given to exit. */
+const DYING_MS = 5000;
 
 /** How soon into a check a server's exit counts as the previous check's crash, still under way. */
 const LATE_CRASH_MS = 3000;

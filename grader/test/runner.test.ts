@@ -58,6 +58,10 @@ while True:
     if head.startswith(b"GET /die-slowly "):
         time.sleep(1)
         sys.exit("died slowly")
+    if head.startswith(b"GET /stop-listening "):
+        s.close()
+        time.sleep(6)
+        sys.exit("stopped listening, then exited")
 `);
   return dir;
 }
@@ -122,6 +126,20 @@ describe('the runner', () => {
     const setsOff = defineCheck({ id: 'sets-off', title: 'sets off a slow crash', points: 1, run: async (ctx) => {
       const conn = await ctx.connect();
       await conn.send(ctx.request({ target: '/die-slowly' }));
+      await conn.readResponse();
+      return fail('the server went on to die', { code: 'connection-reset' });
+    } });
+    const definition = defineExercise({ id: '01-sockets', rules: [], env: () => ({ BACKLOG: '5' }), checks: [setsOff, answering('next')] });
+    const ex = await gradeUnit(unit, definition, runnerOpts);
+    expect(ex.checks.map((c) => `${c.id}:${c.status}`)).toEqual(['sets-off:fail', 'next:pass']);
+    expect(ex.server?.starts).toBe(2);
+  });
+
+  it.concurrent('a server that stopped listening after a crash is waited for before the next check, however slow its exit', async () => {
+    const unit = { exercise: await sockets01(), track: 'py' as const, dir: diesSlowly() };
+    const setsOff = defineCheck({ id: 'sets-off', title: 'sets off a crash with a slow exit', points: 1, run: async (ctx) => {
+      const conn = await ctx.connect();
+      await conn.send(ctx.request({ target: '/stop-listening' }));
       await conn.readResponse();
       return fail('the server went on to die', { code: 'connection-reset' });
     } });

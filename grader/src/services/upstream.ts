@@ -104,6 +104,8 @@ interface Pending {
   timer?: NodeJS.Timeout;
   /** The response the plan chose at arrival; the usual one when absent. */
   reply?: UpstreamReply;
+  /** Set while its answer waits for the rest of the body. */
+  afterBody?: () => void;
 }
 
 export interface UpstreamOptions {
@@ -121,6 +123,8 @@ export class SlowUpstream implements FixtureService {
   private plan: UpstreamPlan = { kind: 'answer' };
   private requests: UpstreamRequest[] = [];
   private pending: Pending[] = [];
+  /** Answers due, waiting for the rest of their request's body. */
+  private awaitingBody = new Set<Pending>();
   private inFlight = 0;
   private maxInFlight = 0;
   private gathered: boolean | undefined;
@@ -271,6 +275,8 @@ export class SlowUpstream implements FixtureService {
       p.res.destroy();
     }
     this.pending = [];
+    for (const p of this.awaitingBody) p.res.destroy();
+    this.awaitingBody.clear();
     this.plan = { kind: 'answer' };
     this.requests = [];
     this.inFlight = 0;
@@ -325,17 +331,19 @@ export class SlowUpstream implements FixtureService {
       connection,
     };
     this.requests.push(record);
-    // The body is read as it comes (the answer does not wait for it), and its start is kept.
+    const p: Pending = { req: record, res };
+    // The body is read as it comes, and its start is kept.
     req.on('data', (chunk: Buffer) => {
       record.bodyBytes += chunk.length;
       if (record.body.length < UPSTREAM_BODY_LIMIT) record.body = Buffer.concat([record.body, chunk.subarray(0, UPSTREAM_BODY_LIMIT - record.body.length)]);
     });
     req.once('end', () => {
       record.bodyComplete = true;
+      p.afterBody?.();
       this.waiters.wake();
     });
-    const p: Pending = { req: record, res };
     res.once('close', () => {
+      this.awaitingBody.delete(p);
       if (record.answeredMs === undefined && !record.cut) {
         record.abandoned = true;
         record.abandonedMs = this.now();
@@ -407,6 +415,18 @@ export class SlowUpstream implements FixtureService {
   private answer(p: Pending): void {
     this.pending = this.pending.filter((x) => x !== p);
     if (p.res.destroyed) return;
+    // As most servers do, the whole request is read before the answer: an answer sent while the
+    // body is still coming would end the connection on the rest of it when the caller asked for
+    // close, and the record would show a body cut short that the proxy sent whole.
+    if (!p.req.bodyComplete) {
+      this.awaitingBody.add(p);
+      p.afterBody = () => {
+        p.afterBody = undefined;
+        this.awaitingBody.delete(p);
+        this.answer(p);
+      };
+      return;
+    }
     p.res.once('finish', () => {
       p.req.answeredMs = this.now();
       this.say(`#${p.req.seq} ${p.req.path} answered`);

@@ -176,17 +176,29 @@ describe('SlowUpstream', () => {
     c.end();
   });
 
-  it('answers as the head arrives, and records a body that comes later once it is in', async () => {
+  it('answers only once the whole body is in, so a caller that asked for close still sends all of it', async () => {
     upstream = await SlowUpstream.start();
     const c = await raw();
-    c.send('POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n');
+    c.send('POST /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n123');
+    expect(await upstream.whenArrived(1, { timeoutMs: 5000 })).toBe(true);
+    expect(await upstream.whenAnswered(1, { timeoutMs: 300 })).toBe(false);
+    expect(c.got()).toBe('');
+    expect(upstream.record.requests[0]).toMatchObject({ bodyComplete: false });
+    c.send('45');
     await c.until((got) => got.endsWith(upstreamBody('/late')));
-    expect(upstream.record.requests[0]).toMatchObject({ bodyBytes: 0, bodyComplete: false });
-    expect(await upstream.whenReceived(1, { timeoutMs: 100 })).toBe(false);
-    c.send('12345');
-    expect(await upstream.whenReceived(1, { timeoutMs: 5000 })).toBe(true);
+    expect(upstream.record.requests[0]).toMatchObject({ bodyBytes: 5, bodyComplete: true });
     expect(upstream.record.requests[0]!.body.toString()).toBe('12345');
-    c.end();
+    expect(await c.closed).toBe('');
+  });
+
+  it('a reset lets go of an answer still waiting for its body', async () => {
+    upstream = await SlowUpstream.start();
+    const c = await raw();
+    c.send('POST /never HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n1');
+    expect(await upstream.whenArrived(1, { timeoutMs: 5000 })).toBe(true);
+    await upstream.reset();
+    expect(await c.closed).not.toBeUndefined();
+    expect(c.got()).toBe('');
   });
 
   it('cuts the connection with a reset under "reset", and counts the request out of flight', async () => {

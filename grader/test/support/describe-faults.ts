@@ -20,7 +20,8 @@ export function describeFaults(prefixes: readonly string[]): void {
       const ex = await gradeFault(fault.name);
       // A check failed that should not have: its evidence in the message, since a CI log is all there is.
       const surprises = ex.checks.filter((c) => failedIds(ex).includes(c.id) !== fault.fails.includes(c.id));
-      expect(failedIds(ex), surprises.map((c) => `${c.id} ${c.status}: ${evidenceText(c)}`).join('\n')).toEqual(fault.fails);
+      const run = `the run: ${ex.checks.map((c) => `${c.id} ${c.status}${c.code ? ` ${c.code}` : ''} ${c.durationMs} ms`).join(', ')}; ${ex.server?.starts} starts${ex.server?.startFailures.length ? `, failed: ${ex.server.startFailures.map((f) => `${f.check}: ${f.message}`).join('; ')}` : ''}`;
+      expect(failedIds(ex), [...surprises.map((c) => `${c.id} ${c.status}: ${evidenceText(c)}`), run].join('\n')).toEqual(fault.fails);
       for (const id of fault.fails) {
         const text = evidenceText(ex.checks.find((c) => c.id === id)!);
         // Words for every failed check, or words per check.
