@@ -460,6 +460,8 @@ const ROUTES: Record<string, Route> = {
   sized: () => routeSized(),
   // A 204 has no body: the Response constructor refuses one.
   'no-content': () => new Response(null, { status: 204, headers: { 'x-probe-route': 'no-content' } }),
+  // Nor has a 304: the client's cached copy is the body.
+  'not-modified': () => new Response(null, { status: 304, headers: { 'x-probe-route': 'not-modified', etag: '"probe"' } }),
   'empty-chunks': () => routeEmptyChunks(),
   respond: (_request, url) => routeRespond(url),
   barrier: (_request, url) => routeBarrier(url),

@@ -98,11 +98,13 @@ interface Req {
   version?: string;
   headers?: Array<[string, string]>;
   body?: Buffer;
+  /** Leave the Host header out. */
+  noHost?: boolean;
 }
 
 /** Request bytes; header values as latin-1, so a byte such as 0xE9 goes out as it is. */
 function bytesOf(ctx: CheckContext, r: Req): Buffer {
-  const lines = [`${r.method ?? 'GET'} ${r.target} ${r.version ?? 'HTTP/1.1'}`, `Host: ${ctx.host}`, 'User-Agent: serverlab-grader', ...(r.headers ?? []).map(([n, v]) => `${n}: ${v}`)];
+  const lines = [`${r.method ?? 'GET'} ${r.target} ${r.version ?? 'HTTP/1.1'}`, ...(r.noHost ? [] : [`Host: ${ctx.host}`]), 'User-Agent: serverlab-grader', ...(r.headers ?? []).map(([n, v]) => `${n}: ${v}`)];
   if (r.body) lines.push(`Content-Length: ${r.body.length}`);
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), r.body ?? Buffer.alloc(0)]);
 }
@@ -195,6 +197,26 @@ const NO_START_RESPONSE = 'a fetch handler gives back a whole Response: there is
 
 // --- the checks ---------------------------------------------------------------------------------------
 
+/** HTTP/1.1 without Host (ts): there is no URL to build the Request on, and RFC 9112 asks for a 400. */
+function noHostCase(ctx: CheckContext, target: string): Promise<Case> {
+  const expected = 'status 400 Bad Request, and the app not called';
+  return probeCase(
+    'an HTTP/1.1 request without Host: 400, and the app not called',
+    async () => {
+      const conn = await ctx.connect({ label: `GET ${target} without Host` });
+      await conn.send(bytesOf(ctx, { target, noHost: true }));
+      const res = await conn.readResponse();
+      conn.close();
+      const exchange = conn.transcript({ expected });
+      if (res.status === 400) return { ok: true, exchange };
+      const a = answerOf(res.body);
+      const called = a ? `: the app was called, with the url ${JSON.stringify(a.saw.url ?? null)}` : '';
+      return { ok: false, code: 'wrong-status', message: `answered ${res.status}${called}; a request without Host names no host for the URL, and RFC 9112 section 3.2 says a server must answer it 400`, exchange };
+    },
+    { expected, rule: ctx.rule('host-required') },
+  );
+}
+
 const environKeys = defineCheck({
   id: 'environ-keys',
   title: 'Gives the app every required key, of the right type (environ / Request)',
@@ -211,6 +233,7 @@ const environKeys = defineCheck({
         await answerCase(ctx, 'GET: a Request with the method, an absolute URL on the Host, every header', 'environ-keys', { target: `/request/${w}`, headers: [['X-Word', v], expectHeader(get)] }, { route: 'request', expectedKeys: 4 }),
         await answerCase(ctx, 'PUT: the Content-Type header and the body', 'content-keys', { method: 'PUT', target: `/request/${w}`, headers: [['Content-Type', 'text/plain; charset=utf-8'], expectHeader(put)], body }, { route: 'request', expectedKeys: 4 }),
         await answerCase(ctx, 'an HTTP/1.0 request', 'environ-keys', { target: `/request/${w}`, version: 'HTTP/1.0', headers: [expectHeader(old)] }, { route: 'request', expectedKeys: 2 }),
+        await noHostCase(ctx, `/request/${w}`),
       ]);
     }
     const get = {
@@ -681,6 +704,14 @@ async function framingCases(ctx: CheckContext): Promise<Case[]> {
       return undefined;
     }),
   );
+  cases.push(
+    await keptAliveCase(ctx, 'a 304: the head only, no body and no chunked framing', 'bodyless', { target: '/not-modified' }, 'status 304, no Transfer-Encoding and no body bytes after the head', async (res, conn) => {
+      if (res.status !== 304) return { ok: false, code: 'wrong-status', message: `status was ${res.status}, expected the app's 304` };
+      await conn.waitForBytes(300);
+      if (conn.unconsumed.length) return { ok: false, code: 'body-not-allowed', message: `${conn.unconsumed.length} bytes came after the head of a 304, which has no body (RFC 9112 section 6.3): ${JSON.stringify(conn.unconsumed.toString('latin1').slice(0, 60))}` };
+      return undefined;
+    }),
+  );
   const noContent = "status 204, no body and no Transfer-Encoding, Connection: close, then the close";
   cases.push(
     await probeCase(
@@ -834,9 +865,12 @@ const loadedOnce = defineCheck({
   },
 });
 
+/** The one form of HTTP-date a sender may generate (RFC 9110 section 5.6.7). */
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 const responseHeaders = defineCheck({
   id: 'response-headers',
-  title: "The status line and headers exactly as the app gave them, each Set-Cookie on its own line",
+  title: "The status line and headers exactly as the app gave them, each Set-Cookie on its own line, and one Date",
   points: 1,
   async run(ctx) {
     const status = ctx.rng.pick([203, 226, 299, 418, 451]);
@@ -858,6 +892,29 @@ const responseHeaders = defineCheck({
         },
       }),
     ];
+    cases.push(
+      await answerCase(ctx, 'no Date from the app: the server adds one', 'date', { target: '/respond?status=200' }, {
+        route: 'respond',
+        expected: 'one Date header, an IMF-fixdate such as "Sun, 06 Nov 1994 08:49:37 GMT"',
+        judge: (res) => {
+          const dates = headerAll(res, 'date');
+          if (dates.length === 1 && IMF_FIXDATE.test(dates[0]!)) return undefined;
+          return { ok: false, code: 'wrong-header', message: dates.length === 0 ? 'the answer had no Date header: an origin server with a clock must send one (RFC 9110 section 6.6.1)' : dates.length > 1 ? `the answer had ${dates.length} Date headers: ${JSON.stringify(dates)}` : `Date was ${JSON.stringify(dates[0])}, not an IMF-fixdate (RFC 9110 section 5.6.7)` };
+        },
+      }),
+    );
+    const appDate = 'Mon, 01 Jan 2024 00:00:00 GMT';
+    cases.push(
+      await answerCase(ctx, 'a Date from the app: still only one', 'date', { target: `/respond?status=200&h=Date:${encodeURIComponent(appDate)}` }, {
+        route: 'respond',
+        expected: `one Date header (the app gave ${JSON.stringify(appDate)})`,
+        judge: (res) => {
+          const dates = headerAll(res, 'date');
+          if (dates.length === 1) return undefined;
+          return { ok: false, code: 'wrong-header', message: dates.length ? `the answer had ${dates.length} Date headers, ${JSON.stringify(dates)}: the app gave its own, so the server adds none (a field that holds one date, sent twice, is invalid: RFC 9110 section 5.3)` : 'the answer had no Date header, although the app gave one' };
+        },
+      }),
+    );
     if (ctx.track === 'ts') {
       const word = ctx.rng.word(5);
       const latin = `${word}\u00e9`;

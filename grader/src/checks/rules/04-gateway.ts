@@ -9,6 +9,7 @@ const BOTH = 'PEP 3333 (on ts the same for Request and Response)';
 
 export default defineRules([
   { id: 'environ-keys', check: 'environ-keys', readme: 'every key PEP 3333 requires, each of its type', source: { doc: BOTH, says: 'the server must provide the CGI variables (REQUEST_METHOD, SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL, ...) as native strings, and the wsgi.* keys' } },
+  { id: 'host-required', check: 'environ-keys', readme: 'without a `Host` header is answered `400 Bad Request`', source: { spec: 'RFC 9112', section: '3.2', level: 'MUST' } },
   { id: 'content-keys', check: 'environ-keys', readme: 'go in `CONTENT_TYPE` and `CONTENT_LENGTH`, never also in `HTTP_CONTENT_TYPE`', source: { doc: BOTH, says: 'HTTP_ variables correspond to the client-supplied headers other than Content-Type and Content-Length, which have CGI variables of their own' } },
   { id: 'path-and-query', check: 'path-and-query', readme: 'each byte as the character of the same number (latin-1)', source: { doc: BOTH, says: 'native strings hold bytes as code points U+0000 to U+00FF; PATH_INFO is decoded, QUERY_STRING is as sent (CGI, RFC 3875 4.1.5 and 4.1.7)' } },
   { id: 'repeated-headers', check: 'repeated-headers', readme: 'joined with commas, in the order they came', source: { spec: 'RFC 9110', section: '5.3', level: 'MAY' } },
@@ -34,5 +35,6 @@ export default defineRules([
   { id: 'multithread', check: 'multithread', readme: '`wsgi.multithread` must be `True` exactly when', source: { doc: BOTH, says: 'wsgi.multithread should evaluate true if the application object may be simultaneously invoked by another thread in the same process' } },
   { id: 'loaded-once', check: 'loaded-once', readme: 'Import the app once, when the server starts', source: { course: true, allows: 'a server to import its app whenever it likes', why: 'an app keeps state (connections, caches) in its module, and importing it again per request loses it and costs every request an import' } },
   { id: 'response-headers', check: 'response-headers', readme: 'each `Set-Cookie` on a line of its own', source: { spec: 'RFC 9110', section: '5.3', level: 'MUST' } },
+  { id: 'date', check: 'response-headers', readme: 'adds a `Date` header unless the app gave one', source: { spec: 'RFC 9110', section: '6.6.1', level: 'MUST' } },
   { id: 'header-bytes', check: 'response-headers', readme: 'each character goes out as the one byte of the same number', source: { doc: 'the Fetch standard', says: 'a header value is a byte sequence: Headers holds it as a ByteString, a string whose every character is one byte' } },
 ]);
