@@ -58,7 +58,8 @@ function toRequest(head: Head, body: Buffer): Request {
   // append, not set: repeated fields are combined with ", " in order, as the Fetch standard says.
   for (const [name, value] of head.headers) headers.append(name, value);
   const host = headers.get('host');
-  if (!host && !/^https?:\/\//i.test(head.target)) throw new BadRequest('no Host header');
+  // Without a Host there is no URL for the Request; HTTP/1.1 requires one (RFC 9112 section 3.2).
+  if (!host) throw new BadRequest('no Host header');
   const url = new URL(head.target, `http://${host}`);
   const hasBody = head.method !== 'GET' && head.method !== 'HEAD';
   return new Request(url, { method: head.method, headers, ...(hasBody ? { body } : {}) });
