@@ -103,10 +103,10 @@ const wholeRequest = defineCheck({
     const path = `/${ctx.rng.word(12)}/${ctx.rng.word(12)}`;
     const headLength = Buffer.byteLength(get(path, ctx.port));
     const ways: Array<[string, SendOptions]> = [
-      ['5 bytes at a time', { chunkSize: 5, pauseMs: 3, afterFirstPieceMs: 500 }],
+      ['5 bytes at a time', { chunkSize: 5, pauseMs: 3, afterFirstPieceMs: 500, holdBackOnAnswer: true }],
       // Cut inside the blank line: a search for \r\n\r\n in each read alone never finds it.
-      [`cut after byte ${headLength - 2}, inside the closing \r\n\r\n`, { sizes: [headLength - 2], afterFirstPieceMs: 300 }],
-      [`cut after byte ${headLength - 1}, before the last \n`, { sizes: [headLength - 1], afterFirstPieceMs: 300 }],
+      [`cut after byte ${headLength - 2}, inside the closing \r\n\r\n`, { sizes: [headLength - 2], afterFirstPieceMs: 300, holdBackOnAnswer: true }],
+      [`cut after byte ${headLength - 1}, before the last \n`, { sizes: [headLength - 1], afterFirstPieceMs: 300, holdBackOnAnswer: true }],
     ];
     const cases = [];
     for (const [label, send] of ways) {

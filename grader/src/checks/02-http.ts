@@ -242,14 +242,14 @@ const splitRequest = defineCheck({
     const cuts = [1, 2, 3].map((k): CaseSpec => ({
       name: `GET / cut after byte ${getEnd + k} (inside the closing \\r\\n\\r\\n)`,
       send: get,
-      split: { sizes: [getEnd + k], afterFirstPieceMs: 300, label: `in two writes: ${getEnd + k} bytes, then ${get.length - getEnd - k}` },
+      split: { sizes: [getEnd + k], afterFirstPieceMs: 300, holdBackOnAnswer: true, label: `in two writes: ${getEnd + k} bytes, then ${get.length - getEnd - k}` },
       status: 200,
       code: 'partial-read',
       rule: 'split',
     }));
     const cases = await each(ctx, [
-      { name: 'POST /echo in 3-byte writes', send: bytes, split: { chunkSize: 3, pauseMs: 2, afterFirstPieceMs: 300, label: '3 bytes at a time' }, status: 200, body, code: 'partial-read', rule: 'split' },
-      { name: 'POST /echo with the body in a later write', send: bytes, split: { sizes: [headEnd + 4], afterFirstPieceMs: 300, label: `the head (${headEnd + 4} bytes), then the body` }, status: 200, body, code: 'partial-read', rule: 'split' },
+      { name: 'POST /echo in 3-byte writes', send: bytes, split: { chunkSize: 3, pauseMs: 2, afterFirstPieceMs: 300, holdBackOnAnswer: true, label: '3 bytes at a time' }, status: 200, body, code: 'partial-read', rule: 'split' },
+      { name: 'POST /echo with the body in a later write', send: bytes, split: { sizes: [headEnd + 4], afterFirstPieceMs: 300, holdBackOnAnswer: true, label: `the head (${headEnd + 4} bytes), then the body` }, status: 200, body, code: 'partial-read', rule: 'split' },
       ...cuts,
     ]);
     // A wrong answer to a split request is the split's fault; a missing one keeps its own code.

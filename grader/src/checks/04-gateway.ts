@@ -705,7 +705,7 @@ async function framingCases(ctx: CheckContext): Promise<Case[]> {
     }),
   );
   cases.push(
-    await keptAliveCase(ctx, 'a 304: the head only, no body and no chunked framing', 'bodyless', { target: '/not-modified' }, 'status 304, no Transfer-Encoding and no body bytes after the head', async (res, conn) => {
+    await keptAliveCase(ctx, 'a 304: the head only, no body and no chunked framing', 'bodyless', { target: '/not-modified' }, 'status 304 and no body bytes after the head', async (res, conn) => {
       if (res.status !== 304) return { ok: false, code: 'wrong-status', message: `status was ${res.status}, expected the app's 304` };
       await conn.waitForBytes(300);
       if (conn.unconsumed.length) return { ok: false, code: 'body-not-allowed', message: `${conn.unconsumed.length} bytes came after the head of a 304, which has no body (RFC 9112 section 6.3): ${JSON.stringify(conn.unconsumed.toString('latin1').slice(0, 60))}` };

@@ -26,6 +26,8 @@ export interface Exchange {
   violation?: { code: string; message: string; offset: number };
   /** How the request was cut into writes, when it was not sent in one. */
   split?: string;
+  /** The rest of a split request, not sent because the server had answered its first piece. */
+  heldBack?: string;
   /** The port the server listened on, so the report can turn the request into a command to paste. */
   port?: number;
 }

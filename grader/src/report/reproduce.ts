@@ -16,8 +16,14 @@ export type Reproduction =
   | { kind: 'none'; reason: string };
 
 /** How to send `exchange.sent` by hand; undefined when nothing was sent. */
-export function reproduce(ex: Pick<Exchange, 'sent' | 'sentBytes' | 'port' | 'split'>): Reproduction | undefined {
+export function reproduce(ex: Pick<Exchange, 'sent' | 'sentBytes' | 'port' | 'split' | 'heldBack'>): Reproduction | undefined {
   if (ex.sentBytes === 0) return undefined;
+  // The whole request, in the two parts the server saw: the piece it answered, then the rest.
+  if (ex.heldBack && ex.sent.length >= ex.sentBytes) {
+    const first = toHandPort(ex.sent, ex.port);
+    const whole = toHandPort(ex.sent + ex.heldBack, ex.port);
+    if (whole.length <= MAX_PRINTF_BYTES && !splitMessages(whole).some((m) => bodyKind(m.body) === 'binary')) return printfFor(whole, ex.split, first.length);
+  }
   const bytes = toHandPort(ex.sent, ex.port);
   const complete = ex.sent.length >= ex.sentBytes;
   const binary = splitMessages(bytes).some((m) => bodyKind(m.body) === 'binary');
@@ -32,11 +38,11 @@ export function reproduce(ex: Pick<Exchange, 'sent' | 'sentBytes' | 'port' | 'sp
  * printf into nc. A request the grader split is sent in two writes a second apart, so that a
  * server which takes one read for the whole request shows it by hand too.
  */
-function printfFor(bytes: string, split: string | undefined): Reproduction {
+function printfFor(bytes: string, split: string | undefined, firstPiece?: number): Reproduction {
   const one = (s: string) => `printf ${shellQuote(printfFormat(s))}`;
-  const cut = Math.floor(bytes.length / 2);
+  const cut = firstPiece ?? Math.floor(bytes.length / 2);
   const printf = split && cut > 0 ? `(${one(bytes.slice(0, cut))}; sleep 1; ${one(bytes.slice(cut))})` : one(bytes);
-  const note = split && cut > 0 ? `in two writes a second apart, where the grader sent it ${split}` : undefined;
+  const note = split && cut > 0 ? (firstPiece !== undefined ? `the piece the server answered, then a second later the rest, which the grader held back` : `in two writes a second apart, where the grader sent it ${split}`) : undefined;
   return { kind: 'printf', bytes, printf, command: `${printf} | nc 127.0.0.1 ${HAND_PORT}`, ...(note ? { note } : {}) };
 }
 

@@ -249,6 +249,7 @@ function renderExchange(e: Exchange, it: Item, here: Place, x: Exercise): string
   x.exchanges.set(key, here);
 
   lines.push(c.dim(`${ind}sent (${count(e.sentBytes, 'byte')}${e.split ? `, ${inert(e.split)}` : ''}):`), ...block(showMessage(e.sent, { total: e.sentBytes }), c));
+  if (e.heldBack) lines.push(c.dim(`${ind}  the other ${count(e.heldBack.length, 'byte')} of the request were not sent: the server had answered already`));
   if (e.receivedBytes === 0) lines.push(c.dim(`${ind}received: nothing`));
   else {
     const from = e.receivedFrom ?? 0;

@@ -217,6 +217,24 @@ describe('RawConnection: sending', () => {
     await vi.waitFor(() => expect(Buffer.concat(arrived).toString('latin1')).toBe(request), { timeout: 2000, interval: 10 });
   });
 
+  it('holds back the rest of a split request when the server answers its first piece, and says so in the transcript', async () => {
+    const port = await serve(onRequest((socket) => socket.write(OK_HELLO)));
+    const conn = await open(port);
+    await conn.send(REQUEST, { chunkSize: 5, pauseMs: 3, afterFirstPieceMs: 2000, holdBackOnAnswer: true });
+    expect(conn.sent.toString('latin1')).toBe(REQUEST.slice(0, 5));
+    expect(conn.sendCutShort).toBe(true);
+    expect(conn.transcript().heldBack).toBe(REQUEST.slice(5));
+    expect((await conn.readResponse()).status).toBe(200);
+  });
+
+  it('sends the rest of a split request after an answer to its first piece unless told to hold it back (pipelining)', async () => {
+    const port = await serve(onRequest((socket) => socket.write(OK_HELLO)));
+    const conn = await open(port);
+    await conn.send(REQUEST + REQUEST, { sizes: [REQUEST.length], afterFirstPieceMs: 2000 });
+    expect(conn.sent.toString('latin1')).toBe(REQUEST + REQUEST);
+    expect(conn.transcript().heldBack).toBeUndefined();
+  });
+
   it('stops sending once the server has closed, and still reads what it answered', async () => {
     const port = await serve((socket) => socket.end(OK_HELLO));
     const conn = await open(port);

@@ -4,7 +4,7 @@ import { printfFormat, reproduce, shellQuote, toHandPort, type Reproduction } fr
 
 const PORT = 41234;
 const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${PORT}\r\n${extra}\r\n`;
-const exchange = (sent: string, more: { sentBytes?: number; split?: string; port?: number } = {}) => ({ sent, sentBytes: more.sentBytes ?? sent.length, port: PORT, ...more });
+const exchange = (sent: string, more: { sentBytes?: number; split?: string; port?: number; heldBack?: string } = {}) => ({ sent, sentBytes: more.sentBytes ?? sent.length, port: PORT, ...more });
 const binary = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + 7) % 256)).toString('latin1');
 const post = (body: string, sentBytes = body.length) =>
   `POST /echo HTTP/1.1\r\nHost: 127.0.0.1:${PORT}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${sentBytes}\r\n\r\n${body}`;
@@ -42,6 +42,14 @@ describe('reproduce: printf', () => {
     expect(r.printf).toMatch(/^\(printf '[^']+'; sleep 1; printf '[^']+'\)$/);
     expect(r.note).toBe('in two writes a second apart, where the grader sent it in 3-byte writes');
     expect(runInShell(r.printf)).toBe(r.bytes);
+  });
+
+  it('sends a request whose rest was held back as the piece the server answered, then the rest', () => {
+    const whole = get('/held');
+    const r = asPrintf(reproduce({ ...exchange(whole.slice(0, 5), { split: '5 bytes at a time' }), heldBack: whole.slice(5) }));
+    expect(r.printf).toBe(`(printf 'GET /'; sleep 1; printf 'held HTTP/1.1\\r\\nHost: 127.0.0.1:8080\\r\\n\\r\\n')`);
+    expect(r.note).toBe('the piece the server answered, then a second later the rest, which the grader held back');
+    expect(runInShell(r.printf)).toBe(whole.replace(`127.0.0.1:${PORT}`, '127.0.0.1:8080'));
   });
 
   it('rewrites only the port the server listened on', () => {

@@ -6,6 +6,12 @@ import { evidenceText, failedIds } from './grade.ts';
 export const FAULT_GROUPS = { http: ['01', '02', '03', '04'], processes: ['05', '06'], threadsAndLoops: ['07', '08', '09', '10', '11', '12'] } as const;
 
 /**
+ * A fixture of 07 or 08 takes 50-95 s graded three at a time on a busy 2-core runner: room for
+ * twice that, within what the grader's own time limits allow a run.
+ */
+const FAULT_TIMEOUT_MS = 240_000;
+
+/**
  * Grades every broken fixture of the exercises whose ids start with one of `prefixes`: each must
  * fail exactly the checks its fault.json names, with its evidence words. The patched solution is
  * written to a temporary folder, graded, and removed. A fixture marked "pending" is a fault the
@@ -29,7 +35,7 @@ export function describeFaults(prefixes: readonly string[]): void {
         expect(words.length, `${fault.name}: no evidence words for ${id}`).toBeGreaterThan(0);
         for (const w of words) expect(text).toContain(w);
       }
-    });
+    }, FAULT_TIMEOUT_MS);
     for (const fault of faults.filter((f) => f.pending)) it.todo(`${fault.name} (pending: ${fault.fails.join(', ')} should catch it)`);
   });
 }

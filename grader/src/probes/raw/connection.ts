@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Exchange } from '../../report/model.ts';
 import { ProbeError } from '../errors.ts';
 import { parseResponse, type ParseOptions, type ParsedResponse } from './parse-response.ts';
-import { toExchange } from './transcript.ts';
+import { TRANSCRIPT_LIMIT, toExchange } from './transcript.ts';
 
 /** The most a connection keeps: a server that streams without end must not exhaust the grader. */
 export const MAX_RECEIVED_BYTES = 64 * 1024 * 1024;
@@ -32,6 +32,12 @@ export interface SendOptions {
    * a server that takes one read for the whole request shows it then, however loaded the machine.
    */
   afterFirstPieceMs?: number;
+  /**
+   * With afterFirstPieceMs, for a first piece no correct server answers: when one answers it, the
+   * rest stays unsent, so the transcript is the same however soon the close that may follow the
+   * answer arrives.
+   */
+  holdBackOnAnswer?: boolean;
 }
 
 export interface ReadOptions extends Omit<ParseOptions, 'eof'> {
@@ -70,6 +76,8 @@ export class RawConnection {
   resetByPeer = false;
   /** The server closed before the whole request was sent; what it answered is still read. */
   sendCutShort = false;
+  /** The rest of a split request, held back because the server answered its first piece. */
+  private heldBack: Buffer | undefined;
   private socketError: Error | undefined;
 
   private constructor(
@@ -109,10 +117,14 @@ export class RawConnection {
   static open(opts: ConnectOptions): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port: opts.port, host: opts.host ?? '127.0.0.1' });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ProbeError('connect-timeout', `could not connect to 127.0.0.1:${opts.port} within ${opts.idleTimeoutMs} ms`));
-      }, opts.idleTimeoutMs);
+      const timer = setTimeout(
+        afterPendingEvents(() => {
+          if (socket.connecting === false && !socket.destroyed) return; // it connected meanwhile
+          socket.destroy();
+          reject(new ProbeError('connect-timeout', `could not connect to 127.0.0.1:${opts.port} within ${opts.idleTimeoutMs} ms`));
+        }),
+        opts.idleTimeoutMs,
+      );
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
@@ -148,7 +160,8 @@ export class RawConnection {
   }
 
   transcript(extra: Partial<Exchange> = {}): Exchange {
-    return toExchange(this.sent, this.received, { ...(this.opts.label ? { label: this.opts.label } : {}), port: this.opts.port, ...extra });
+    const held = this.heldBack ? { heldBack: this.heldBack.toString('latin1', 0, Math.min(this.heldBack.length, TRANSCRIPT_LIMIT)) } : {};
+    return toExchange(this.sent, this.received, { ...(this.opts.label ? { label: this.opts.label } : {}), port: this.opts.port, ...held, ...extra });
   }
 
   async send(data: string | Buffer, opts: SendOptions = {}): Promise<void> {
@@ -162,8 +175,15 @@ export class RawConnection {
       this.sentChunks.push(piece);
       const flushed = this.socket.write(piece);
       if (!flushed) await this.waitFor((wake) => this.socket.once('drain', wake), opts.pauseMs ?? this.opts.idleTimeoutMs);
-      if (i === 0 && opts.afterFirstPieceMs && pieces.length > 1) await this.waitForBytes(opts.afterFirstPieceMs);
-      else if (opts.pauseMs && i < pieces.length - 1) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
+      if (i === 0 && opts.afterFirstPieceMs && pieces.length > 1) {
+        const before = this.received.length;
+        await this.waitForBytes(opts.afterFirstPieceMs);
+        if (opts.holdBackOnAnswer && this.received.length > before) {
+          this.sendCutShort = true;
+          this.heldBack = Buffer.concat(pieces.slice(1));
+          return;
+        }
+      } else if (opts.pauseMs && i < pieces.length - 1) await sleep(opts.pauseMs, undefined, { signal: this.opts.signal });
     }
   }
 
@@ -265,9 +285,19 @@ export class RawConnection {
         else resolve(value);
       };
       const onAbort = () => finish(false, signal!.reason);
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const timer = setTimeout(afterPendingEvents(() => finish(false)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       arm(() => finish(true));
     });
   }
+}
+
+/**
+ * A timeout's callback, run only after the I/O events already waiting have been handled. On a
+ * loaded machine the grader's own event loop can be late by seconds; timers run before the poll
+ * for I/O, so a connection or bytes that arrived in time would otherwise lose to a timer that
+ * expired meanwhile.
+ */
+function afterPendingEvents(fn: () => void): () => void {
+  return () => void setImmediate(fn);
 }

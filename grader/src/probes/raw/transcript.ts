@@ -2,7 +2,7 @@ import type { Exchange } from '../../report/model.ts';
 
 // Transcripts keep the start of each direction: enough to show a student what happened without
 // putting a megabyte body in a report. A violation further in is shown with the bytes around it.
-const TRANSCRIPT_LIMIT = 4096;
+export const TRANSCRIPT_LIMIT = 4096;
 const BEFORE_VIOLATION = 1024;
 const AFTER_VIOLATION = 256;
 
