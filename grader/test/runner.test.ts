@@ -66,6 +66,19 @@ while True:
   return dir;
 }
 
+/** A check that asks diesSlowly() for `target`, which sets off its crash, then one that must be answered. */
+async function gradeAfterSlowCrash(target: string) {
+  const unit = { exercise: await sockets01(), track: 'py' as const, dir: diesSlowly() };
+  const setsOff = defineCheck({ id: 'sets-off', title: `sets off a slow crash with ${target}`, points: 1, run: async (ctx) => {
+    const conn = await ctx.connect();
+    await conn.send(ctx.request({ target }));
+    await conn.readResponse();
+    return fail('the server went on to die', { code: 'connection-reset' });
+  } });
+  const definition = defineExercise({ id: '01-sockets', rules: [], env: () => ({ BACKLOG: '5' }), checks: [setsOff, answering('next')] });
+  return gradeUnit(unit, definition, runnerOpts);
+}
+
 describe('the runner', () => {
   it.concurrent('stops starting checks when the run reaches its time bound, and still finishes the report', async () => {
     const ex = await gradeOne('solutions', '01-sockets', 'py', { runTimeoutMs: 1 });
@@ -122,29 +135,13 @@ describe('the runner', () => {
   });
 
   it.concurrent("a crash the previous check set off that ends during this one is the previous check's: this one is graded again on a fresh start", async () => {
-    const unit = { exercise: await sockets01(), track: 'py' as const, dir: diesSlowly() };
-    const setsOff = defineCheck({ id: 'sets-off', title: 'sets off a slow crash', points: 1, run: async (ctx) => {
-      const conn = await ctx.connect();
-      await conn.send(ctx.request({ target: '/die-slowly' }));
-      await conn.readResponse();
-      return fail('the server went on to die', { code: 'connection-reset' });
-    } });
-    const definition = defineExercise({ id: '01-sockets', rules: [], env: () => ({ BACKLOG: '5' }), checks: [setsOff, answering('next')] });
-    const ex = await gradeUnit(unit, definition, runnerOpts);
+    const ex = await gradeAfterSlowCrash('/die-slowly');
     expect(ex.checks.map((c) => `${c.id}:${c.status}`)).toEqual(['sets-off:fail', 'next:pass']);
     expect(ex.server?.starts).toBe(2);
   });
 
   it.concurrent('a server that stopped listening after a crash is waited for before the next check, however slow its exit', async () => {
-    const unit = { exercise: await sockets01(), track: 'py' as const, dir: diesSlowly() };
-    const setsOff = defineCheck({ id: 'sets-off', title: 'sets off a crash with a slow exit', points: 1, run: async (ctx) => {
-      const conn = await ctx.connect();
-      await conn.send(ctx.request({ target: '/stop-listening' }));
-      await conn.readResponse();
-      return fail('the server went on to die', { code: 'connection-reset' });
-    } });
-    const definition = defineExercise({ id: '01-sockets', rules: [], env: () => ({ BACKLOG: '5' }), checks: [setsOff, answering('next')] });
-    const ex = await gradeUnit(unit, definition, runnerOpts);
+    const ex = await gradeAfterSlowCrash('/stop-listening');
     expect(ex.checks.map((c) => `${c.id}:${c.status}`)).toEqual(['sets-off:fail', 'next:pass']);
     expect(ex.server?.starts).toBe(2);
   });
