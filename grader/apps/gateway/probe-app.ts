@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
 // The fetch-handler probe app for 04-gateway: the default export has fetch(request), which the
 // server under test calls with a Request made from the raw HTTP and whose Response it writes back.
@@ -244,14 +244,31 @@ async function routeRequest(request: Request, url: URL, route: string): Promise<
 
 // --- streams -------------------------------------------------------------------------------------
 
+/** How long a gated stream waits for the client to have seen its first chunk. */
+const GATE_MS = 10_000;
+
+/**
+ * Until the client says it has seen chunk `n` (a file beside PROBE_LOG, named for the id and the
+ * chunk), or GATE_MS has passed. Without PROBE_LOG, or with an id unfit for a file name, at once.
+ */
+async function seenByClient(id: string, n: number): Promise<void> {
+  const file = process.env.PROBE_LOG;
+  if (!file || !/^[A-Za-z0-9-]{1,64}$/.test(id)) return;
+  const deadline = Date.now() + GATE_MS;
+  while (Date.now() < deadline && !existsSync(`${file}.seen-${id}-${n}`)) await sleep(10);
+}
+
 function routeStream(url: URL): Response {
   const id = url.searchParams.get('id') ?? '';
   const count = bounded(url, 'n', 5, 1, 200);
   const ms = Math.min(bounded(url, 'ms', 100, 0, 1000), Math.floor(30_000 / count));
+  // gate=1: the second chunk is made only once the client has seen the first.
+  const gate = url.searchParams.get('gate') === '1';
   let n = 0;
   let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (n === 1 && gate) await seenByClient(id, 0);
       if (n > 0) await sleep(ms);
       if (cancelled) return;
       if (n < count) {

@@ -580,15 +580,33 @@ def route_raise_early(environ, start_response):
     raise ProbeRaised('probe: raised before start_response, as /raise-early does')
 
 
+GATE_S = 10
+
+
+def seen_by_client(rid, n):
+    """Until the client says it has seen chunk n (a file beside PROBE_LOG, named for the id and
+    the chunk), or GATE_S has passed. Without PROBE_LOG, or with an id unfit for a file name, at once."""
+    path = os.environ.get('PROBE_LOG')
+    if not path or not re.fullmatch(r'[A-Za-z0-9-]{1,64}', rid):
+        return
+    deadline = time.monotonic() + GATE_S
+    while time.monotonic() < deadline and not os.path.exists('%s.seen-%s-%d' % (path, rid, n)):
+        time.sleep(0.01)
+
+
 def route_stream(environ, start_response):
     rid = param(environ, 'id', '')
     count = bounded(environ, 'n', 5, 1, 200)
     ms = bounded(environ, 'ms', 100, 0, 1000)
     ms = min(ms, 30000 // count)
+    # gate=1: the second chunk is made only once the client has seen the first.
+    gate = param(environ, 'gate', '') == '1'
     start_response('200 OK', [('Content-Type', 'application/x-ndjson')])
 
     def chunks():
         for n in range(count):
+            if n == 1 and gate:
+                seen_by_client(rid, 0)
             if n:
                 time.sleep(ms / 1000)
             t = time.time()

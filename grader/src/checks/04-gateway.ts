@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -25,8 +25,10 @@ const APPS = fileURLToPath(new URL('../../apps/gateway/', import.meta.url));
 const LOG_MS = 5000;
 /** How long a request that reads past its body may go unanswered before it counts as hung. */
 const HANG_MS = 3000;
-/** How long before the third chunk of a stream the first must arrive: a third of their 600 ms. */
-const STREAM_MARGIN_S = 0.2;
+/** How long the streaming case waits for the first chunk of a gated stream. */
+const FIRST_CHUNK_MS = 5000;
+/** How long the probe apps' gated stream waits to be told its first chunk was seen. */
+const GATE_S = 10;
 
 // --- the event log, as a fixture service: a file per graded unit --------------------------------
 
@@ -41,6 +43,11 @@ class ProbeLog implements FixtureService {
 
   reset(): void {
     // Every check draws fresh ids, so old lines never match.
+  }
+
+  /** Tells a gated stream (/stream?gate=1) that chunk `n` of `id` has reached the client. */
+  seen(id: string, n: number): void {
+    writeFileSync(`${this.file}.seen-${id}-${n}`, '');
   }
 
   async stop(): Promise<void> {
@@ -529,15 +536,24 @@ const streaming = defineCheck({
   points: 2,
   async run(ctx) {
     const id = `stream-${ctx.rng.word(8)}`;
-    const expected = 'the first chunk before the app makes the third (they are 300 ms apart), then all three and the JSON answer, then the connection closed as asked';
+    const expected = 'the first chunk on its own (the app makes the next only once the grader has seen it), then all three and the JSON answer, then the connection closed as asked';
+    const log = logOf(ctx);
     const streamed = await probeCase(
-      'three chunks 300 ms apart',
+      'three chunks, the second made only once the first has arrived',
       async () => {
         const conn = await ctx.connect({ label: 'stream' });
-        await conn.send(bytesOf(ctx, { target: `/stream?id=${id}&n=3&ms=300`, headers: [['Connection', 'close']] }));
-        const deadline = Date.now() + ctx.ioTimeoutMs;
+        await conn.send(bytesOf(ctx, { target: `/stream?id=${id}&n=3&ms=100&gate=1`, headers: [['Connection', 'close']] }));
+        const deadline = Date.now() + FIRST_CHUNK_MS;
         while (!conn.received.includes('"of"') && !conn.eof && Date.now() < deadline) await conn.waitForBytes(deadline - Date.now());
         const firstAt = Date.now() / 1000;
+        const arrived = conn.received.includes('"of"');
+        // Let the app go on either way, so that nothing waits on after the check.
+        log.seen(id, 0);
+        // A connection that closed without the chunk is judged on what came: not the stream.
+        if (!arrived && !conn.eof) {
+          conn.close();
+          return { ok: false, code: 'not-streamed', message: `the first chunk did not arrive within ${FIRST_CHUNK_MS / 1000} s, while the app waited for it to be seen before making the next: the body was held until it was complete`, exchange: conn.transcript({ expected }) };
+        }
         const res = await conn.readResponse();
         // The body is over only when the server is done with it: a Connection: close it was asked for comes after.
         const closed = await conn.waitForEof(ctx.ioTimeoutMs);
@@ -553,13 +569,9 @@ const streaming = defineCheck({
         if (chunks.length !== 3 || chunks.some((c, i) => c.chunk !== i) || answerOf(Buffer.from(lines.at(-1) ?? ''))?.route !== 'stream') {
           return { ok: false, code: 'not-probe-answer', message: 'the body is not the three chunks and the JSON answer the app made', exchange };
         }
-        const third = chunks[2]!.t!;
-        // A server that holds the body sends it just after the last chunk is made, within a few ms;
-        // one that streams sends the first some 600 ms before the third. The margin tells them apart
-        // however coarse the clocks.
-        if (!(firstAt < third - STREAM_MARGIN_S)) {
-          const when = firstAt < third ? `only ${Math.round((third - firstAt) * 1000)} ms before` : `${Math.round((firstAt - third) * 1000)} ms after`;
-          return { ok: false, code: 'not-streamed', message: `the first chunk arrived ${when} the app made the third: the body was held until it was complete`, exchange };
+        // The gate makes this so for a server that streams; it fails only if the app stopped waiting.
+        if (!(firstAt <= chunks[1]!.t!)) {
+          return { ok: false, code: 'not-streamed', message: `the first chunk arrived ${Math.round((firstAt - chunks[1]!.t!) * 1000)} ms after the app made the second, which it makes only once the first has been seen or ${GATE_S} s have passed: the body was held until it was complete`, exchange };
         }
         if (!closed) return { ok: false, code: 'not-closed', message: `the stream ended, but the connection stayed open ${ctx.ioTimeoutMs} ms after it although the request said Connection: close`, exchange };
         return { ok: true, exchange };
