@@ -50,6 +50,8 @@ autocannon({ url: process.env.URL, connections: Number(process.env.CONNECTIONS),
 const WITH_CHILD_CPU = `"$@"; status=$?; read -r stat < /proc/$$/stat && printf '\\nserverlab-cpu %s\\n' "$stat"; exit $status`;
 
 const PROBE_CLI = path.join(REPO_ROOT, 'grader/src/probes/load/cli.ts');
+/** The probe's warm-up before it measures, as in the checks that use it. */
+const WARMUP_MS = 1000;
 const WRK = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'wrk')).find((p) => existsSync(p));
 
 interface Row {
@@ -80,10 +82,12 @@ async function cpuOf(pid: number): Promise<number> {
 }
 
 async function ours(port: number): Promise<Omit<Row, 'serverCpu'>> {
-  const { stdout } = await execa(process.execPath, ['--import', 'tsx', PROBE_CLI, '--port', String(port), '--connections', String(connections), '--duration-ms', String(seconds * 1000)], { cwd: REPO_ROOT });
+  // A warm-up second, as the checks give it: the probe's own JIT settles before requests count.
+  const { stdout } = await execa(process.execPath, ['--import', 'tsx', PROBE_CLI, '--port', String(port), '--connections', String(connections), '--duration-ms', String(seconds * 1000), '--warmup-ms', String(WARMUP_MS)], { cwd: REPO_ROOT });
   const r = JSON.parse(stdout) as LoadResult;
   const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
-  return { tool: 'serverlab load probe', rps: r.requestsPerSecond, p50: r.latency.p50, p99: r.latency.p99, requests: r.completed, cpu: (r.cpu.userMs + r.cpu.systemMs) / 1000, errors };
+  // Its CPU covers the warm-up too, so CPU per request counts the warm-up's requests as well.
+  return { tool: 'serverlab load probe', rps: r.requestsPerSecond, p50: r.latency.p50, p99: r.latency.p99, requests: r.completed + r.warmup.completed, cpu: (r.cpu.userMs + r.cpu.systemMs) / 1000, errors };
 }
 
 async function autocannon(port: number): Promise<Omit<Row, 'serverCpu'>> {
