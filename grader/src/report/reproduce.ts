@@ -22,17 +22,20 @@ export function reproduce(ex: Pick<Exchange, 'sent' | 'sentBytes' | 'port' | 'sp
   if (ex.heldBack && ex.sent.length >= ex.sentBytes) {
     const first = toHandPort(ex.sent, ex.port);
     const whole = toHandPort(ex.sent + ex.heldBack, ex.port);
-    if (whole.length <= MAX_PRINTF_BYTES && !splitMessages(whole).some((m) => bodyKind(m.body) === 'binary')) return printfFor(whole, ex.split, first.length);
+    if (whole.length <= MAX_PRINTF_BYTES && !hasBinaryBody(whole)) return printfFor(whole, ex.split, first.length);
   }
   const bytes = toHandPort(ex.sent, ex.port);
   const complete = ex.sent.length >= ex.sentBytes;
-  const binary = splitMessages(bytes).some((m) => bodyKind(m.body) === 'binary');
+  const binary = hasBinaryBody(bytes);
   if (complete && !binary && ex.sentBytes <= MAX_PRINTF_BYTES) return printfFor(bytes, ex.split);
   const curl = curlFor(bytes, ex.sentBytes - (ex.sent.length - bytes.length), binary, ex.split);
   if (curl) return curl;
   const why = [ex.sentBytes > MAX_PRINTF_BYTES ? 'too long' : '', binary ? 'binary' : '', complete ? '' : 'not all kept in this report'].filter(Boolean);
   return { kind: 'none', reason: `${ex.sentBytes} bytes, ${why.join(', ')}, and not one well-formed request for curl` };
 }
+
+/** Whether a message in the bytes has a binary body, which printf cannot show readably. */
+const hasBinaryBody = (bytes: string): boolean => splitMessages(bytes).some((m) => bodyKind(m.body) === 'binary');
 
 /**
  * printf into nc. A request the grader split is sent in two writes a second apart, so that a
