@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { seenFile } from './seen-file.ts';
 
 // The fetch-handler probe app for 04-gateway: the default export has fetch(request), which the
 // server under test calls with a Request made from the raw HTTP and whose Response it writes back.
@@ -255,7 +256,7 @@ async function seenByClient(id: string, n: number): Promise<void> {
   const file = process.env.PROBE_LOG;
   if (!file || !/^[A-Za-z0-9-]{1,64}$/.test(id)) return;
   const deadline = Date.now() + GATE_MS;
-  while (Date.now() < deadline && !existsSync(`${file}.seen-${id}-${n}`)) await sleep(10);
+  while (Date.now() < deadline && !existsSync(seenFile(file, id, n))) await sleep(10);
 }
 
 function routeStream(url: URL): Response {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { defineCheck, defineExercise, fromCases, probeCase, skip, type Case, type CheckContext, type Verdict } from './define.ts';
 import type { FailureCode } from './codes.ts';
 import RULES from './rules/04-gateway.ts';
+import { seenFile } from '../../apps/gateway/seen-file.ts';
 import { isProbeError } from '../probes/errors.ts';
 import type { RawConnection } from '../probes/raw/connection.ts';
 import { header, headerAll, type ParsedResponse } from '../probes/raw/parse-response.ts';
@@ -47,7 +48,7 @@ class ProbeLog implements FixtureService {
 
   /** Tells a gated stream (/stream?gate=1) that chunk `n` of `id` has reached the client. */
   seen(id: string, n: number): void {
-    writeFileSync(`${this.file}.seen-${id}-${n}`, '');
+    writeFileSync(seenFile(this.file, id, n), '');
   }
 
   async stop(): Promise<void> {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import probeApp, { type ProbeAnswer, type Violation } from '../../apps/gateway/probe-app.ts';
+import { seenFile } from '../../apps/gateway/seen-file.ts';
 import { isProbeError } from '../../src/probes/errors.ts';
 import { RawConnection } from '../../src/probes/raw/connection.ts';
 import { header, headerAll, type ParsedResponse } from '../../src/probes/raw/parse-response.ts';
@@ -265,7 +266,7 @@ async function streamCase(t: Target): Promise<Outcome> {
     out.add('chunks held back until the end');
     return out;
   }
-  writeFileSync(`${t.log}.seen-${id}-0`, '');
+  writeFileSync(seenFile(t.log, id, 0), '');
   let res: ParsedResponse;
   try {
     res = await conn.readResponse();
