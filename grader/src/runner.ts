@@ -14,7 +14,7 @@ import type { FixtureService } from './services/service.ts';
 import { startUnitServices } from './services/unit-services.ts';
 import type { CheckResult, Evidence, ExerciseResult, NotRunReason, RuleRef, ServerReport } from './report/model.ts';
 import { rngFor } from './rng.ts';
-import { describeExit, RunningServer, SERVER_TAG, StartError } from './server/server.ts';
+import { describeExit, RunningServer, SERVER_TAG, StartError, type StartOptions } from './server/server.ts';
 import type { Unit } from './target/target.ts';
 import { within } from './time.ts';
 
@@ -31,6 +31,9 @@ export interface RunnerOptions {
   bail?: boolean;
 }
 
+/** Starts on a port another program took before the server could listen, before giving up. */
+const PORT_TRIES = 3;
+
 /** A server that failed to start this many times in a row is not started again for this unit. */
 const MAX_FAILED_STARTS_IN_A_ROW = 2;
 
@@ -38,7 +41,7 @@ const MAX_FAILED_STARTS_IN_A_ROW = 2;
 export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts: RunnerOptions): Promise<ExerciseResult> {
   const t0 = performance.now();
   const { services, env } = await startUnitServices(unit.exercise, definition, opts.seed, unit.track);
-  const port = await getPort({ host: '127.0.0.1' });
+  let port = await getPort({ host: '127.0.0.1' });
   const report: ServerReport = { command: '', starts: 0, leftBehind: [], startFailures: [] };
   let server: RunningServer | undefined;
   let startError: StartError | undefined;
@@ -56,7 +59,7 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
   const start = async (forCheck: string, signal?: AbortSignal, envChanges: Record<string, string> = {}) => {
     report.starts++;
     try {
-      server = await RunningServer.start({ dir: unit.dir, track: unit.track, port, env: { ...env, ...envChanges }, readyTimeoutMs: opts.readyTimeoutMs, signal });
+      server = await startOnOwnPort({ dir: unit.dir, track: unit.track, env: { ...env, ...envChanges }, readyTimeoutMs: opts.readyTimeoutMs, signal });
       started.add(server);
       report.command = server.command;
       report.startMs ??= server.startMs;
@@ -69,6 +72,18 @@ export async function gradeUnit(unit: Unit, definition: ExerciseDefinition, opts
       failedInARow++;
       const hint = hintFor(e.code);
       report.startFailures.push({ check: forCheck, code: e.code, message: e.message, ...(e.output ? { output: e.output } : {}), ...(hint ? { hint } : {}) });
+    }
+  };
+  // Another program that takes the port between two starts is not the student's fault: the server
+  // is started again on another port, a few times at most.
+  const startOnOwnPort = async (o: Omit<StartOptions, 'port'>): Promise<RunningServer> => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await RunningServer.start({ ...o, port });
+      } catch (e) {
+        if (!(e instanceof StartError) || e.code !== 'port-taken' || tries >= PORT_TRIES) throw e;
+        port = await getPort({ host: '127.0.0.1' });
+      }
     }
   };
   const stop = async (s = server) => {
@@ -189,24 +204,31 @@ async function runCheck(check: Check, server: RunningServer, r: RunCheckEnv): Pr
   const cleanups: (() => unknown)[] = [];
   let signalledServer = false;
   const current = () => r.getServer() ?? server;
-  const proc = new ServerInspector(() => ({ pid: current().pid, port: server.port, tag: { name: SERVER_TAG, value: current().tag } }));
+  const proc = new ServerInspector(() => ({ pid: current().pid, port: current().port, tag: { name: SERVER_TAG, value: current().tag } }));
   const ctx: CheckContext = {
     checkId: check.id,
     track: r.track,
-    port: server.port,
+    // A restart may have had to move to another port (see startOnOwnPort).
+    get port() {
+      return current().port;
+    },
     get server() {
       return r.getServer() ?? server;
     },
     rng: rngFor(r.opts.seed, check.id),
     signal: controller.signal,
-    env: { ...r.env, PORT: String(server.port) },
+    get env() {
+      return { ...r.env, PORT: String(current().port) };
+    },
     ioTimeoutMs: r.opts.ioTimeoutMs,
-    host: `127.0.0.1:${server.port}`,
-    request: (spec) => buildRequest(server.port, spec),
+    get host() {
+      return `127.0.0.1:${current().port}`;
+    },
+    request: (spec) => buildRequest(current().port, spec),
     rule: r.rule,
     responses: r.responses,
     connect: async (o = {}) => {
-      const conn = await RawConnection.open({ idleTimeoutMs: r.opts.ioTimeoutMs, ...(r.framing ? { requireFraming: r.framing } : {}), ...o, port: server.port, signal: controller.signal });
+      const conn = await RawConnection.open({ idleTimeoutMs: r.opts.ioTimeoutMs, ...(r.framing ? { requireFraming: r.framing } : {}), ...o, port: current().port, signal: controller.signal });
       connections.push(conn);
       return conn;
     },

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -156,6 +157,53 @@ describe('the runner', () => {
     });
     const ex = await gradeUnit(unit, definition, { ...runnerOpts, bail: true });
     expect(ex.checks.map((c) => `${c.id}:${c.status}:${c.notRun ?? ''}`)).toEqual(['first:pass:', 'wrong:fail:', 'second:not-run:bail']);
+  });
+
+  it.runIf(process.platform === 'linux').concurrent('a port another program takes between two starts is not the server being ready: it is started again on another port', async () => {
+    const dir = path.join(scratch, 'waits-to-bind', '01-sockets');
+    mkdirSync(dir, { recursive: true });
+    // With WAIT_FOR set, binds only once that file exists: by then the check holds the port.
+    writeFileSync(path.join(dir, 'server.py'), `import os, runpy, time
+w = os.environ.get("WAIT_FOR")
+for _ in range(1000 if w else 0):
+    if os.path.exists(w):
+        break
+    time.sleep(0.01)
+runpy.run_path(${JSON.stringify(repoPath('solutions/01-sockets/server.py'))}, run_name="__main__")
+`);
+    const flag = path.join(dir, 'bind-now');
+    const unit = { exercise: await sockets01(), track: 'py' as const, dir };
+    const seen: number[] = [];
+    const moves = defineCheck({ id: 'moves', title: 'restarts while another program takes the port', points: 1, timeoutMs: 20_000, run: async (ctx) => {
+      const first = ctx.port;
+      const restarting = ctx.restartServer({ WAIT_FOR: flag });
+      // Takes the port as soon as the old server let go of it, then lets the new one try to bind.
+      const other = net.createServer((c) => c.destroy());
+      for (let i = 0; i < 500; i++) {
+        const ok = await new Promise<boolean>((resolve) => {
+          other.once('error', () => resolve(false));
+          other.listen(first, '127.0.0.1', () => resolve(true));
+        });
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      writeFileSync(flag, '');
+      try {
+        await restarting;
+      } finally {
+        other.close();
+      }
+      seen.push(first, ctx.port);
+      const conn = await ctx.connect();
+      await conn.send(ctx.request({ target: '/moved' }));
+      const res = await conn.readResponse();
+      return res.status === 200 ? pass('answered on the new port') : fail(`status ${res.status}`);
+    } });
+    const definition = defineExercise({ id: '01-sockets', rules: [], env: () => ({ BACKLOG: '5' }), checks: [answering('first'), moves, answering('after')] });
+    const ex = await gradeUnit(unit, definition, runnerOpts);
+    expect(ex.checks.map((c) => `${c.id}:${c.status}`)).toEqual(['first:pass', 'moves:pass', 'after:pass']);
+    expect(seen[1]).not.toBe(seen[0]);
+    expect(ex.server?.startFailures).toEqual([]);
   });
 
   it.concurrent('names a missing server file', async () => {

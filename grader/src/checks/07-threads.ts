@@ -9,6 +9,7 @@ import { treeEvidence, type ServerSnapshot } from '../probes/proc/inspect.ts';
 import { threadSwitches } from '../probes/proc/processes.ts';
 import { upstreamBody, type SlowUpstream } from '../services/upstream.ts';
 import type { Measurement } from '../report/model.ts';
+import type { FailureCode } from './codes.ts';
 
 // 07-threads: a thread per request (THREADS=0), a fixed pool of k threads (THREADS=k), and n
 // processes of k threads each (PROCESSES=n). Concurrency is read at the slow upstream (how many
@@ -492,10 +493,11 @@ const throughput = defineCheck({
             try {
               const { res, conn } = await getOnce(ctx, target, ARRIVE_MS);
               conn.close();
-              if (res.status !== 200 || res.body.toString('utf8') !== want(target)) return `${target}: answered ${res.status} ${JSON.stringify(res.body.toString('utf8').slice(0, 60))}`;
+              if (res.status !== 200 || res.body.toString('utf8') !== want(target)) return { text: `${target}: answered ${res.status} ${JSON.stringify(res.body.toString('utf8').slice(0, 60))}`, code: 'wrong-body' as FailureCode };
             } catch (e) {
               if (!isProbeError(e)) throw e;
-              return `${target}: ${e.message}`;
+              // The probe's own code (a refusal, a reset), so the runner can tell a crash from a wrong answer.
+              return { text: `${target}: ${e.message}`, code: e.code };
             }
           }
           return undefined;
@@ -527,7 +529,7 @@ const throughput = defineCheck({
     const hash = (c: number, r: number) => `/hash?rounds=${hashRounds}&seed=${seed}-${c}-${r}`;
     const hashed = (t: string) => expectedHash(new URLSearchParams(t.split('?')[1]).get('seed')!, hashRounds);
     const values = { THREADS: k, upstreamDelayMs: d, clients, requests: clients * each, seconds: round(io.seconds) };
-    if (io.error) return fail(`a request went wrong while measuring: ${io.error}`, { code: 'wrong-body', measurements, values });
+    if (io.error) return fail(`a request went wrong while measuring: ${io.error.text}`, { code: io.error.code, measurements, values });
     const alone = await run(hash, hashed, 3, 1);
     const cpu = await run(hash, hashed, 2, clients);
     measurements.push(

@@ -90,6 +90,7 @@ const BASE_CODES = {
   'spawn-failed': 'the server could not be started',
   'missing-server-file': 'there is no server file to start',
   'start-abandoned': 'a start was abandoned when its check ran out of time',
+  'port-taken': 'another program took the port while the server started',
   // The grader's own bounds
   'check-timeout': 'the check ran out of time',
   'run-time-limit': "the run reached its time limit",

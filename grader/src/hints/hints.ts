@@ -30,6 +30,8 @@ const HINTS: Record<FailureCode, string | null> = {
     'The grader looks for server.ts (track ts) or server.py (track py) in the exercise folder. Pick your language with --track, or set "serverlab": { "track": "py" } in package.json.',
   'wrong-address':
     'Listen on 127.0.0.1 (or on every address, 0.0.0.0). A socket bound to ::1 or another address is not reachable at 127.0.0.1, where the grader connects.',
+  'port-taken':
+    'Another program listened on the port the grader gave your server, so your server could not bind it. The grader tried other ports and met the same. Is something on this machine taking ports as fast as they come free?',
   'spawn-failed': 'The grader could not start your server file. Is it there, and is python3 / node on your PATH?',
   'bare-lf': 'Every line of an HTTP head ends with \\r\\n, not \\n alone.',
   'bad-status-line': 'A response starts with a status line: HTTP/1.1, a space, a three-digit code, a space, a reason phrase, then \\r\\n.',

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Track } from '../report/model.ts';
 import { randomUUID } from 'node:crypto';
 import { isListening, listenRows } from '../probes/proc/listen-table.ts';
-import { serverProcesses, signalGroup, signalProcess, type ProcessInfo } from '../probes/proc/processes.ts';
+import { openFds, serverProcesses, signalGroup, signalProcess, socketInode, type ProcessInfo } from '../probes/proc/processes.ts';
 import { ENTRY_FILE, hasEntry, launchCommand } from './launch.ts';
 import { OutputTail } from './output-tail.ts';
 import { liveGroups } from './live-groups.ts';
@@ -29,7 +29,7 @@ export interface ExitInfo {
 /** Why a server could not be started; becomes the evidence of every check of its exercise. */
 export class StartError extends Error {
   constructor(
-    readonly code: 'server-exited' | 'never-listened' | 'wrong-address' | 'spawn-failed' | 'missing-server-file' | 'start-abandoned',
+    readonly code: 'server-exited' | 'never-listened' | 'wrong-address' | 'spawn-failed' | 'missing-server-file' | 'start-abandoned' | 'port-taken',
     message: string,
     readonly output: string,
   ) {
@@ -123,20 +123,27 @@ export class RunningServer {
 
     const deadline = Date.now() + opts.readyTimeoutMs;
     let elsewhereSince: number | undefined;
+    let foreign = false;
     for (;;) {
       const fail = async (code: StartError['code'], message: string) => {
         await server.stop();
         return new StartError(code, message, output.text());
       };
+      if (server.exit && foreign) throw await fail('port-taken', `another program listened on 127.0.0.1:${opts.port} while the server started, and the server exited (${describeExit(server.exit)})`);
       if (server.exit) throw await fail('server-exited', `the server exited before listening on port ${opts.port} (${describeExit(server.exit)})`);
       if (opts.signal?.aborted) throw await fail('start-abandoned', 'the start was abandoned: the check ran out of time');
-      if (await isListening(opts.port)) break;
+      if (await isListening(opts.port)) {
+        const own = await server.holdsListener();
+        if (own !== false) break;
+        foreign = true;
+      }
       // Listening on the port, but where 127.0.0.1 cannot reach (::1, 127.0.0.2, another interface).
       const elsewhere = process.platform === 'linux' ? (await listenRows(opts.port)).map((r) => r.address) : [];
       elsewhereSince = elsewhere.length ? (elsewhereSince ?? Date.now()) : undefined;
       if (elsewhereSince !== undefined && Date.now() - elsewhereSince > 1000) {
         throw await fail('wrong-address', `the server listens on ${elsewhere.map((a) => (a.includes(':') ? `[${a}]` : a)).join(', ')} port ${opts.port}, which 127.0.0.1 cannot reach`);
       }
+      if (Date.now() > deadline && foreign) throw await fail('port-taken', `another program listened on 127.0.0.1:${opts.port}, and the server did not, within ${opts.readyTimeoutMs / 1000} s`);
       if (Date.now() > deadline) throw await fail('never-listened', `the server did not listen on 127.0.0.1:${opts.port} within ${opts.readyTimeoutMs / 1000} s`);
       // Quick polls while a normal server starts, then slower: each read of the kernel's socket
       // table costs CPU that a slow-starting server on a small machine needs.
@@ -144,6 +151,21 @@ export class RunningServer {
     }
     (server as { startMs: number }).startMs = Math.round(performance.now() - t0);
     return server;
+  }
+
+  /**
+   * Whether one of the server's own processes holds the socket listening on its port (Linux;
+   * undefined elsewhere). Between two starts in one unit the port is free, and another program (a
+   * second grading job, a fixture service, an outgoing connection) can take it: that listener is not
+   * this server being ready.
+   */
+  private async holdsListener(): Promise<boolean | undefined> {
+    if (process.platform !== 'linux') return undefined;
+    const listeners = new Set((await listenRows(this.port)).map((r) => r.inode));
+    for (const p of await serverProcesses(this.pid, { name: SERVER_TAG, value: this.tag })) {
+      if ((await openFds(p.pid))?.some((fd) => listeners.has(socketInode(fd) ?? -1))) return true;
+    }
+    return false;
   }
 
   /**
